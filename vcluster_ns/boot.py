@@ -1,0 +1,168 @@
+"""The supervisor process: create the namespaces, then hand over to the service.
+
+``python -m vcluster_ns.boot <cluster dir>`` is started detached by ``up``.
+Three processes, each with one job::
+
+    launcher (host pid and mount namespaces, inside the new user namespace)
+      │   creates user+net+pid+uts+ipc namespaces, writes supervisor.pid,
+      │   waits, and removes supervisor.pid and control.sock when the cluster ends
+      └── init: pid 1 of the cluster
+            │   its own mount namespace, network, mounts, one pinned mount namespace per node; then only
+            │   reaps orphans (daemons that double-fork end up here) and
+            │   forwards SIGTERM.  When it dies the kernel kills every process
+            │   of the cluster: nothing can leak, whoever kills what.
+            └── service: the trio supervisor (service.py)
+
+pid 1 reaps with ``waitpid(-1)``; that cannot steal an exit status from trio,
+because the daemons trio waits for are the *service's* children, not pid 1's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import prctl
+
+from . import mounts, namespaces as ns, netns
+from .layout import ClusterPaths
+from .pidfile import PidFile
+from .shims import SHIM_TARGETS
+from .spec import ClusterSpec
+
+# The launcher stays in the host's mount namespace so that it still sees the
+# host's /proc (to record and later check pid 1's host pid); pid 1 creates the
+# cluster's mount namespace for itself.
+LAUNCHER_NAMESPACES = ns.CLONE_NEWNET | ns.CLONE_NEWPID | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC
+
+
+def log(message: str) -> None:
+    print(f"[boot {os.getpid()}] {message}", flush=True)
+
+
+def pin_node_namespace(paths: ClusterPaths, node: str) -> None:
+    """Give ``node`` its own mount namespace and pin it on ``ns/<node>.mnt``.
+
+    A short-lived child unshares its mount namespace and applies the node's
+    mounts; binding its ``/proc/PID/ns/mnt`` keeps that namespace alive after
+    the child is gone, so no process per node is needed.  The pin lives in
+    the cluster's mount namespace only and vanishes with it.
+    """
+    ready_r, ready_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(ready_r)
+        os.close(hold_w)
+        try:
+            ns.unshare(ns.CLONE_NEWNS)
+            mounts.apply_ops(mounts.plan_node_mounts(paths, node))
+            os.write(ready_w, b"ok")
+        except OSError as exc:
+            os.write(ready_w, f"{node}: {exc.strerror}".encode())
+        os.read(hold_r, 1)  # wait until the parent has pinned us
+        os._exit(0)
+    os.close(ready_w)
+    os.close(hold_r)
+    answer = os.read(ready_r, 4096).decode()
+    os.close(ready_r)
+    try:
+        if answer != "ok":
+            raise OSError(0, answer or f"{node}: mount namespace setup died")
+        ns.mount(f"/proc/{child}/ns/mnt", paths.node_mnt_ns(node), None, ns.MS_BIND)
+    finally:
+        os.close(hold_w)
+        os.waitpid(child, 0)
+
+
+def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
+    ns.unshare(ns.CLONE_NEWNS)
+    ns.sethostname(f"vcluster-{spec.name}")
+    netns.apply_plan(netns.plan_network(spec))
+    mounts.apply_ops(mounts.plan_cluster_mounts(paths, SHIM_TARGETS))
+    for node in spec.node_names:
+        pin_node_namespace(paths, node)
+
+
+def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int) -> None:
+    """pid 1 of the cluster: set up, start the service, reap until it ends."""
+    prctl.set_proctitle(f"vcluster-ns init {spec.name}")
+    try:
+        setup_inside(paths, spec)
+    except Exception as exc:  # reported to the launcher, which tells `up`
+        os.write(ready_w, f"error: {exc}".encode())
+        os._exit(1)
+    service = os.fork()
+    if service == 0:
+        os.close(ready_w)
+        prctl.set_pdeathsig(signal.SIGKILL)
+        from . import service as service_module
+        code = 1
+        try:
+            code = service_module.main(paths, spec)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    os.write(ready_w, b"ok")
+    os.close(ready_w)
+
+    def forward(signum, frame):
+        try:
+            os.kill(service, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(1)
+        if pid == service:
+            code = os.waitstatus_to_exitcode(status)
+            log(f"service exited with {code}; ending the cluster")
+            os._exit(code if code >= 0 else 1)
+
+
+def main(argv: list[str]) -> int:
+    paths = ClusterPaths(Path(argv[1]))
+    spec = ClusterSpec.load(paths.spec_file)
+    prctl.set_proctitle(f"vcluster-ns launcher {spec.name}")
+    try:
+        ns.become_namespace_root(LAUNCHER_NAMESPACES)
+    except Exception as exc:
+        log(f"error: {getattr(exc, 'one_line', lambda: str(exc))()}")
+        return 4
+    ready_r, ready_w = os.pipe()
+    init = os.fork()
+    if init == 0:
+        os.close(ready_r)
+        run_init(paths, spec, ready_w)
+    os.close(ready_w)
+    answer = os.read(ready_r, 65536).decode()
+    os.close(ready_r)
+    pidfile = PidFile(paths.pid_file)
+    if answer == "ok":
+        pidfile.write(init)
+        log(f"cluster {spec.name} is pid {init}")
+    else:
+        log(answer or "error: the cluster's init died during setup")
+    _, status = os.waitpid(init, 0)
+    pidfile.remove_if(init)
+    try:
+        paths.control_socket.unlink()
+    except FileNotFoundError:
+        pass
+    code = os.waitstatus_to_exitcode(status)
+    log(f"cluster {spec.name} ended (status {code})")
+    return 0 if code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

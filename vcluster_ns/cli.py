@@ -1,0 +1,315 @@
+"""The ``vcluster-ns`` command: click commands only; the work is in cluster.py.
+
+Every error reaches the user as one line, ``Error: what (what to do)``, with
+an exit code from ``errors.ExitCode``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import policy
+from .cluster import VirtualCluster
+from .errors import ExitCode, VclusterError
+from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NODES, ClusterSpec)
+
+
+class CliError(click.ClickException):
+    """A VclusterError on its way out: its own exit code, one line."""
+
+    def __init__(self, error: VclusterError):
+        super().__init__(error.one_line())
+        self.exit_code = int(error.exit_code)
+
+
+class Context:
+    def __init__(self, cluster: str, root: str | None):
+        self.cluster_name = cluster
+        self.root = root
+        self.start = time.monotonic()
+
+    def progress(self, message: str) -> None:
+        elapsed = time.monotonic() - self.start
+        click.echo(f"[{elapsed:5.1f}s] {message}", err=True)
+
+    def cluster(self) -> VirtualCluster:
+        root = Path(self.root) if self.root else None
+        return VirtualCluster(self.cluster_name, root, progress=self.progress)
+
+
+class Group(click.Group):
+    """Turns library errors into CLI errors with the right exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except VclusterError as exc:
+            raise CliError(exc) from None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--cluster", "-c", default="default", envvar="VCLUSTER_NS_CLUSTER",
+              show_default=True, help="Which cluster (a name; several can run at once).")
+@click.option("--root", envvar="VCLUSTER_NS_ROOT", metavar="DIR",
+              help="Directory holding clusters [default: $XDG_DATA_HOME/vcluster-ns, "
+                   "i.e. ~/.local/share/vcluster-ns].")
+@click.pass_context
+def main(ctx, cluster, root):
+    """Rootless virtual Ganeti clusters in Linux namespaces.
+
+    Every virtual node runs Ganeti's real daemons inside private user,
+    network, mount and pid namespaces; nothing on the host changes.
+
+    \b
+    Typical session:
+      vcluster-ns up --nodes 3
+      vcluster-ns run node1 gnt-node list
+      vcluster-ns shell
+      vcluster-ns status
+      vcluster-ns down
+
+    Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by policy, 4 this machine
+    cannot run clusters, 5 no such cluster or not up; 'run' returns the
+    command's own status.
+    """
+    ctx.obj = Context(cluster, root)
+
+
+@main.command()
+@click.option("--nodes", "-n", type=int, default=DEFAULT_NODES, show_default=True,
+              help="Number of virtual nodes (node1..nodeN).")
+@click.option("--network", default=DEFAULT_NETWORK, show_default=True,
+              help="IPv4 prefix of the cluster; cluster IP is host .1, nodes from .10.")
+@click.option("--domain", default="", help="DNS domain of node names (default: none).")
+@click.option("--instances", type=int, default=DEFAULT_INSTANCES, show_default=True,
+              help="Instance names instance1..M put into the cluster's /etc/hosts.")
+@click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
+              "do not run gnt-cluster init / gnt-node add.")
+@click.pass_context
+def up(ctx, nodes, network, domain, instances, no_init):
+    """Create (if needed) and start a cluster; return when Ganeti lists every node.
+
+    On a cluster that is already up this says so and exits 0. A cluster that
+    was brought down comes back with its Ganeti configuration and instances.
+    """
+    obj: Context = ctx.obj
+    given = {name for name in ("nodes", "network", "domain", "instances")
+             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    vc = obj.cluster()
+    spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
+                       domain=domain, instances=instances)
+    if not vc.up(spec, given, init=not no_init):
+        click.echo(f"cluster {obj.cluster_name!r} is already up")
+        return
+    spec = vc.spec()
+    obj.progress(f"cluster {obj.cluster_name!r} is up: {spec.nodes} nodes, "
+                 f"master {spec.master_node}")
+    click.echo(f"cluster {obj.cluster_name!r} up in {time.monotonic() - obj.start:.1f}s; "
+               f"try: vcluster-ns run {spec.master_node.split('.')[0]} gnt-node list")
+
+
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
+@click.argument("node")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_ctx
+def run(obj: Context, node, command):
+    """Run COMMAND on virtual NODE; stdio, terminal and exit status pass through.
+
+    \b
+    Examples:
+      vcluster-ns run node1 gnt-node list
+      vcluster-ns run node3 gnt-instance list
+      vcluster-ns run node1 -- gnt-cluster verify --error-codes
+    """
+    policy.check_command(list(command))
+    vc = obj.cluster()
+    code = vc.run_foreground(node, list(command), cwd=os.getcwd())
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("node", required=False)
+@click.option("-c", "command", metavar="SCRIPT", help="Run SCRIPT with bash -c instead "
+              "of an interactive shell.")
+@pass_ctx
+def shell(obj: Context, node, command):
+    """A shell on NODE (default: the master) whose prompt names the node."""
+    vc = obj.cluster()
+    spec = vc.spec()
+    if command is not None:
+        policy.check_command(["bash", "-c", command])
+    target = spec.resolve_node(node) if node else _master(vc)
+    short = target.split(".")[0]
+    if command is not None:
+        argv = ["/bin/bash", "-c", command]
+    else:
+        argv = ["/bin/bash", "--norc", "-i"]
+    env_prompt = f"[{short}@vcluster-ns:{obj.cluster_name}] \\w\\$ "
+    os.environ["PS1"] = env_prompt
+    sys.exit(vc.run_foreground(target, argv, cwd="/root"))
+
+
+def _master(vc: VirtualCluster) -> str:
+    try:
+        return vc.status().get("master") or vc.spec().master_node
+    except VclusterError:
+        return vc.spec().master_node
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def status(obj: Context, as_json):
+    """Nodes, addresses, roles, and each daemon's pid, state, restarts, uptime."""
+    vc = obj.cluster()
+    info = vc.status()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"cluster {info['cluster']}: {info['state']}  ({info['directory']})")
+    if info["state"] != "up":
+        return
+    click.echo(f"ganeti cluster {info['ganeti_cluster']} ({info['cluster_ip']}), "
+               f"master {info.get('master') or '-'}, network {info['network']}")
+    for node in info["nodes"]:
+        flag = " STOPPED" if node["stopped"] else ""
+        click.echo(f"  {node['name']:<12} {node['address']:<15} {node['role'] or '-'}{flag}")
+        for d in node["daemons"]:
+            uptime = f"{d['uptime']:.0f}s" if d["uptime"] is not None else "-"
+            extra = f" exit={d['last_exit']}" if d["state"] == "failed" else ""
+            click.echo(f"      {d['daemon']:<15} {d['state']:<11} pid={d['pid'] or '-':<7} "
+                       f"restarts={d['restarts']} up={uptime} by={d['started_by']}{extra}")
+
+
+@main.command()
+@click.argument("node")
+@click.argument("daemon", required=False)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines.")
+@click.option("--lines", "-n", default=50, show_default=True, help="Lines per file.")
+@pass_ctx
+def logs(obj: Context, node, daemon, follow, lines):
+    """Logs of NODE: daemon stdout/stderr and Ganeti's own log files."""
+    vc = obj.cluster()
+    files = vc.logs(node, daemon)
+    for path in files:
+        click.echo(f"==> {path} <==")
+        text = path.read_text(errors="replace").splitlines()
+        for line in text[-lines:]:
+            click.echo(line)
+    if follow:
+        _follow(files)
+
+
+def _follow(files: list[Path]) -> None:
+    offsets = {p: p.stat().st_size for p in files}
+    try:
+        while True:
+            for path in files:
+                size = path.stat().st_size
+                if size > offsets[path]:
+                    with open(path, errors="replace") as fh:
+                        fh.seek(offsets[path])
+                        click.echo(fh.read(), nl=False)
+                    offsets[path] = size
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@pass_ctx
+def down(obj: Context):
+    """Stop every daemon and end the namespaces; files are kept for 'up'."""
+    vc = obj.cluster()
+    if vc.down():
+        click.echo(f"cluster {obj.cluster_name!r} is down")
+    else:
+        click.echo(f"cluster {obj.cluster_name!r} was not up")
+
+
+@main.command()
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@pass_ctx
+def destroy(obj: Context, yes):
+    """'down', then remove the cluster directory."""
+    vc = obj.cluster()
+    vc.spec()
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"remove {vc.paths.dir} and everything in it?", abort=True)
+    vc.destroy()
+    click.echo(f"cluster {obj.cluster_name!r} destroyed")
+
+
+@main.group(cls=Group)
+def node():
+    """Simulate node failures: the safe replacement for powercycle."""
+
+
+@node.command("stop")
+@click.argument("name")
+@pass_ctx
+def node_stop(obj: Context, name):
+    """Kill every daemon of NAME at once, as if it lost power."""
+    vc = obj.cluster()
+    full = vc.spec().resolve_node(name)
+    vc.call({"op": "node-stop", "node": full, "kill": True})
+    click.echo(f"{full} stopped")
+
+
+@node.command("start")
+@click.argument("name")
+@pass_ctx
+def node_start(obj: Context, name):
+    """Start NAME's daemons again."""
+    vc = obj.cluster()
+    full = vc.spec().resolve_node(name)
+    vc.call({"op": "node-start", "node": full}, timeout=300)
+    click.echo(f"{full} started")
+
+
+@node.command("restart")
+@click.argument("name")
+@pass_ctx
+def node_restart(obj: Context, name):
+    """Power-cycle NAME safely: kill its daemons, then start them."""
+    vc = obj.cluster()
+    full = vc.spec().resolve_node(name)
+    vc.call({"op": "node-stop", "node": full, "kill": True})
+    vc.call({"op": "node-start", "node": full}, timeout=300)
+    click.echo(f"{full} restarted")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("daemon")
+@pass_ctx
+def kill(obj: Context, name, daemon):
+    """Crash DAEMON on node NAME with SIGKILL (the supervisor restarts it)."""
+    vc = obj.cluster()
+    full = vc.spec().resolve_node(name)
+    if not daemon.startswith("ganeti-"):
+        daemon = "ganeti-" + daemon
+    vc.call({"op": "kill", "node": full, "daemon": daemon})
+    click.echo(f"killed {daemon} on {full}")
+
+
+def entry() -> None:
+    try:
+        main(standalone_mode=True)
+    except VclusterError as exc:  # raised outside a command (e.g. a callback)
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        sys.exit(int(exc.exit_code))
+
+
+if __name__ == "__main__":
+    entry()

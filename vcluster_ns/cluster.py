@@ -1,0 +1,353 @@
+"""``VirtualCluster``: the Python API on the host side; the CLI is a thin layer.
+
+    vc = VirtualCluster("default")
+    vc.up(ClusterSpec(nodes=3))          # create if absent, start, init Ganeti
+    vc.run("node1", ["gnt-node", "list"]).stdout
+    vc.status()["nodes"]
+    vc.down()
+
+Progress of long operations goes to a callback (the CLI prints it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import control, enter, ganeti, layout
+from .errors import (ClusterNotUp, EnvironmentUnsupported, InvalidInput,
+                     OperationFailed, VclusterError)
+from .layout import ClusterPaths
+from .namespaces import probe_user_namespaces
+from .pidfile import PidFile
+from .runner import tail
+from .shims import write_shims
+from .shims.common import BASE_PATH
+from .spec import ClusterSpec, check_label
+
+Progress = Callable[[str], None]
+BOOT_TIMEOUT = 300.0
+STOP_TIMEOUT = 120.0
+
+
+def default_root() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "vcluster-ns"
+
+
+def preflight() -> None:
+    """What must hold before anything is created."""
+    missing = ganeti.missing_programs()
+    if missing:
+        raise EnvironmentUnsupported(
+            f"Ganeti is not installed ({missing[0]} is missing)",
+            "install the Debian packages: apt-get install ganeti ganeti-os-noop",
+        )
+    probe_user_namespaces()
+
+
+class VirtualCluster:
+    def __init__(self, name: str = "default", root: Path | None = None,
+                 progress: Progress = lambda msg: None):
+        self.name = check_label("cluster name", name)
+        self.root = layout.check_root(Path(root) if root else default_root())
+        self.paths = ClusterPaths(self.root / name)
+        self.progress = progress
+
+    # -- state -------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.paths.spec_file.exists()
+
+    def spec(self) -> ClusterSpec:
+        if not self.exists():
+            raise ClusterNotUp(f"no cluster named {self.name!r} in {self.root}",
+                               "create it with 'vcluster-ns up'")
+        return ClusterSpec.load(self.paths.spec_file)
+
+    def pid1(self) -> int | None:
+        return PidFile(self.paths.pid_file).live_pid()
+
+    def is_up(self) -> bool:
+        return self.pid1() is not None
+
+    def require_up(self) -> int:
+        self.spec()
+        pid = self.pid1()
+        if pid is None:
+            raise ClusterNotUp(f"cluster {self.name!r} is not up",
+                               "start it with 'vcluster-ns up'")
+        return pid
+
+    def call(self, message: dict, timeout: float = 120.0) -> dict:
+        self.require_up()
+        return control.call(self.paths.control_socket, message, timeout)
+
+    # -- create / up -------------------------------------------------------
+    def create(self, spec: ClusterSpec) -> None:
+        node_defaults = {n: ganeti.daemon_args(spec, n) for n in spec.node_names}
+        self.root.mkdir(parents=True, exist_ok=True)
+        layout.create_cluster_tree(
+            self.paths, spec, users=ganeti.USERS, groups=ganeti.GROUPS,
+            node_defaults=node_defaults, os_definitions=ganeti.os_definitions_dir())
+
+    def up(self, spec: ClusterSpec | None = None, given: set[str] = frozenset(),
+           init: bool = True) -> bool:
+        """Bring the cluster up; False if it already was. ``given`` names the
+        spec fields the user set explicitly (checked against an existing cluster)."""
+        if self.exists():
+            existing = self.spec()
+            if spec is not None:
+                differ = spec.differences(existing, set(given))
+                if differ:
+                    fields = ", ".join(f"{f} (is {getattr(existing, f)!r})" for f in differ)
+                    raise InvalidInput(
+                        f"cluster {self.name!r} already exists with a different {fields}",
+                        "use --cluster OTHER for a new one, or 'vcluster-ns destroy' first")
+            spec = existing
+            if self.is_up():
+                return False
+        else:
+            spec = spec or ClusterSpec(name=self.name)
+            preflight()
+            self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
+            self.create(spec)
+        if ganeti.missing_programs():
+            preflight()
+        self.start_supervisor()
+        if init:
+            self.bootstrap(spec)
+        return True
+
+    def start_supervisor(self) -> None:
+        self.progress("starting namespaces and supervisor")
+        spec = self.spec()
+        write_shims(self.paths.shims, self.paths.dir)
+        for stale in (self.paths.pid_file, self.paths.control_socket):
+            if stale.exists() or stale.is_symlink():
+                stale.unlink()
+        with open(self.paths.supervisor_log, "ab") as logfile:
+            launcher = subprocess.Popen(
+                [sys.executable, "-m", "vcluster_ns.boot", str(self.paths.dir)],
+                stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True, cwd="/")
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        log_start = self.paths.supervisor_log.stat().st_size
+        while True:
+            code = launcher.poll()
+            if code is not None:
+                detail = self._log_since(log_start) or f"status {code}"
+                cls = EnvironmentUnsupported if code == 4 else OperationFailed
+                raise cls(f"the cluster failed to start: {detail}",
+                          f"see {self.paths.supervisor_log}")
+            if self.paths.control_socket.exists():
+                try:
+                    if control.request(self.paths.control_socket, {"op": "ping"}, 10).get("booted"):
+                        break
+                except VclusterError:
+                    pass
+            if time.monotonic() > deadline:
+                self._stop_launcher(launcher)
+                raise OperationFailed(f"the cluster did not start within {BOOT_TIMEOUT:.0f}s",
+                                      f"see {self.paths.supervisor_log}")
+            time.sleep(0.05)
+        # The launcher lives on as the cluster's keeper; we do not wait for it.
+        launcher.returncode = 0  # silence "still running" warnings at exit
+
+    def _stop_launcher(self, launcher: subprocess.Popen) -> None:
+        pid = self.pid1()
+        if pid:
+            os.kill(pid, 9)
+        launcher.kill()
+        launcher.wait()
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with open(self.paths.supervisor_log, "rb") as fh:
+                fh.seek(offset)
+                lines = fh.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        errors = [line for line in lines if "error" in line.lower()]
+        return (errors or lines or [""])[-1].split("] ", 1)[-1]
+
+    # -- Ganeti bootstrap --------------------------------------------------
+    def bootstrap(self, spec: ClusterSpec) -> None:
+        master_root = self.paths.node_root(spec.master_node)
+        if not ganeti.is_initialised(master_root):
+            self.progress(f"gnt-cluster init on {spec.master_node}")
+            self.run_checked(spec.master_node, ganeti.init_argv(spec))
+        master = ganeti.master_of(master_root) or spec.master_node
+        members = set(self.node_list(master))
+        missing = [n for n in spec.node_names if n not in members]
+        for index, node in enumerate(missing, 1):
+            self.progress(f"gnt-node add {node} ({index}/{len(missing)})")
+            self.run_checked(master, ganeti.node_add_argv(node))
+            # What the watcher would do after a node add: start the rest.
+            self.call({"op": "node-start", "node": node}, timeout=BOOT_TIMEOUT)
+        self.progress("waiting for gnt-node list to show every node")
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while True:
+            listed = set(self.node_list(master))
+            if listed >= set(spec.node_names):
+                break
+            if time.monotonic() > deadline:
+                raise OperationFailed(
+                    f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
+                    f"see 'vcluster-ns logs {master}'")
+            time.sleep(0.5)
+
+    def node_list(self, node: str) -> list[str]:
+        result = self.run(node, ganeti.node_list_argv(), capture=True)
+        if result.returncode != 0:
+            return []
+        return result.stdout.split()
+
+    def run_checked(self, node: str, argv: list[str]) -> str:
+        result = self.run(node, argv, capture=True)
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).strip().splitlines()
+            last = output[-1] if output else f"status {result.returncode}"
+            raise OperationFailed(f"'{' '.join(argv[:3])}' failed on {node}: {last}")
+        return result.stdout
+
+    # -- commands ----------------------------------------------------------
+    def node_env(self, node: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in (base if base is not None else os.environ).items()
+               if not k.startswith(("VIRTUAL_ENV", "PYTHON", "GANETI_"))}
+        env.update(PATH=BASE_PATH, HOME="/root", TMPDIR=str(self.paths.dir / "tmp"))
+        env.setdefault("LANG", "C.UTF-8")
+        if node is not None:
+            env.update(ganeti.node_env(self.paths.dir, node))
+        return env
+
+    def _target(self, node: str | None) -> tuple[int, str | None, str | None]:
+        pid1 = self.require_up()
+        spec = self.spec()
+        if node is None:
+            return pid1, None, None
+        full = spec.resolve_node(node)
+        return pid1, enter.node_mnt_ns_from_host(pid1, str(self.paths.node_mnt_ns(full))), full
+
+    def run(self, node: str | None, argv: list[str], capture: bool = False,
+            input: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Run ``argv`` on ``node`` (None: the cluster without a node identity)."""
+        pid1, mnt, full = self._target(node)
+        env = self.node_env(full)
+        fds = {}
+        pipes = []
+        if capture:
+            for name in ("stdout", "stderr"):
+                r, w = os.pipe()
+                fds[name] = w
+                pipes.append(r)
+        if input is not None:
+            r, w = os.pipe()
+            fds["stdin"] = r
+        else:
+            fds["stdin"] = os.open(os.devnull, os.O_RDONLY) if capture else None
+        bridge = enter.spawn(pid1, mnt, argv, env, "/root", stdin=fds.get("stdin"),
+                             stdout=fds.get("stdout"), stderr=fds.get("stderr"))
+        for fd in fds.values():
+            if fd is not None:
+                os.close(fd)
+        if input is not None:
+            with os.fdopen(w, "w") as fh:
+                fh.write(input)
+        out = err = ""
+        if capture:
+            out, err = _read_two(pipes[0], pipes[1], timeout)
+        code = enter.wait_exit_code(bridge)
+        return subprocess.CompletedProcess(argv, code, out, err)
+
+    def run_foreground(self, node: str | None, argv: list[str], cwd: str | None = None) -> int:
+        pid1, mnt, full = self._target(node)
+        return enter.run_foreground(pid1, mnt, argv, self.node_env(full), cwd)
+
+    # -- status / down / destroy -------------------------------------------
+    def status(self) -> dict:
+        spec = self.spec()
+        if not self.is_up():
+            return {"cluster": self.name, "state": "down", "directory": str(self.paths.dir),
+                    "nodes": [{"name": n, "address": str(ip)} for n, ip in spec.node_ips.items()]}
+        answer = self.call({"op": "status"})
+        answer.pop("ok", None)
+        return {"state": "up", "directory": str(self.paths.dir), "pid": self.pid1(), **answer}
+
+    def down(self) -> bool:
+        """Stop every daemon, end the namespaces; False if it was not up."""
+        self.spec()
+        pid = self.pid1()
+        if pid is None:
+            self._remove_stale()
+            return False
+        self.progress("stopping every daemon")
+        try:
+            control.call(self.paths.control_socket, {"op": "shutdown"}, 30)
+        except VclusterError:
+            os.kill(pid, 15)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self.pid1() == pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.pid1() == pid:
+            self.progress("supervisor did not stop in time: killing the cluster")
+            os.kill(pid, 9)
+            while self.pid1() == pid:
+                time.sleep(0.05)
+        self._remove_stale()
+        return True
+
+    def _remove_stale(self) -> None:
+        for stale in (self.paths.pid_file, self.paths.control_socket):
+            try:
+                stale.unlink()
+            except FileNotFoundError:
+                pass
+
+    def destroy(self) -> None:
+        self.spec()
+        self.down()
+        layout.remove_cluster_tree(self.paths)
+
+    def logs(self, node: str, daemon: str | None = None) -> list[Path]:
+        spec = self.spec()
+        full = spec.resolve_node(node)
+        files = sorted(self.paths.node_log_dir(full).glob("*.log"))
+        ganeti_logs = sorted((self.paths.node_root(full) / "var/log/ganeti").glob("*.log"))
+        if daemon:
+            short = daemon.removeprefix("ganeti-")
+            files = [f for f in files + ganeti_logs if short in f.name]
+            if not files:
+                raise InvalidInput(f"no logs for {daemon!r} on {full}",
+                                   f"daemons: {', '.join(ganeti.ALL_DAEMONS)}")
+            return files
+        return files + ganeti_logs
+
+
+def _read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]:
+    """Drain two pipes concurrently (a full pipe would block the child)."""
+    import selectors
+
+    chunks = {fd_out: [], fd_err: []}
+    with selectors.DefaultSelector() as sel:
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while sel.get_map():
+            wait = None if deadline is None else max(0, deadline - time.monotonic())
+            events = sel.select(wait)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                break
+            for key, _ in events:
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+    for fd in chunks:
+        os.close(fd)
+    return tuple(b"".join(chunks[fd]).decode(errors="replace") for fd in (fd_out, fd_err))

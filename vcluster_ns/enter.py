@@ -1,0 +1,114 @@
+"""Run a command inside a running cluster, as one of its nodes.
+
+A command is started from the host by a short chain of processes::
+
+    caller ── bridge: joins the cluster's user, net, uts, ipc, pid and mount
+                namespaces, then the node's own mount namespace
+                 └── command: forked by the bridge, so that it is inside the
+                     cluster's pid namespace (setns(CLONE_NEWPID) applies to
+                     children only); exec'd with the node's environment
+
+Both children die with their parent (PR_SET_PDEATHSIG), so killing the
+caller with SIGKILL leaves nothing running.  The bridge forwards SIGTERM and
+SIGHUP and passes the command's exit status through.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import prctl
+
+from . import namespaces as ns
+
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+EXEC_FAILED = 127
+ENTER_FAILED = 126
+
+
+def node_mnt_ns_from_host(pid1: int, pinned: str) -> str:
+    # Opened through pid 1's root: the pin exists only in the cluster's view.
+    return f"/proc/{pid1}/root{pinned}"
+
+
+def spawn(pid1: int, node_mnt: str | None, argv: list[str], env: dict[str, str],
+          cwd: str | None = None, stdin: int | None = None, stdout: int | None = None,
+          stderr: int | None = None) -> int:
+    """Start ``argv`` in the cluster; return the bridge's pid (wait on it)."""
+    bridge = os.fork()
+    if bridge != 0:
+        return bridge
+    try:
+        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+            if fd is not None:
+                os.dup2(fd, target)
+        prctl.set_pdeathsig(signal.SIGKILL)
+        node_fd = os.open(node_mnt, os.O_RDONLY | os.O_CLOEXEC) if node_mnt else None
+        ns.join_namespaces(ns.open_namespaces(pid1))
+        if node_fd is not None:
+            ns.join_namespaces([(node_fd, ns.CLONE_NEWNS)])
+    except OSError as exc:
+        os.write(2, f"vcluster-ns: cannot enter the cluster: {exc}\n".encode())
+        os._exit(ENTER_FAILED)
+    os._exit(_bridge(argv, env, cwd))
+
+
+def _bridge(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
+    child = os.fork()
+    if child == 0:
+        prctl.set_pdeathsig(signal.SIGKILL)
+        try:
+            os.chdir(cwd if cwd and os.path.isdir(cwd) else env.get("HOME", "/"))
+        except OSError:
+            os.chdir("/")
+        try:
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            os.write(2, f"vcluster-ns: {argv[0]}: {exc.strerror}\n".encode())
+            os._exit(EXEC_FAILED)
+
+    def forward(signum, frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    # SIGINT from the terminal reaches the command directly (same process
+    # group); forwarding it too would deliver it twice.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    return wait_exit_code(child)
+
+
+def wait_exit_code(pid: int) -> int:
+    """Wait for ``pid``; map death by signal N to 128+N, as shells do."""
+    while True:
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status):
+            return os.WEXITSTATUS(status)
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+
+
+def run_foreground(pid1: int, node_mnt: str | None, argv: list[str],
+                   env: dict[str, str], cwd: str | None) -> int:
+    """``vcluster-ns run``: terminal, stdio and status pass straight through."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    bridge = spawn(pid1, node_mnt, argv, env, cwd)
+
+    def forward(signum, frame):
+        try:
+            os.kill(bridge, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    return wait_exit_code(bridge)

@@ -1,0 +1,166 @@
+"""Everything vcluster-ns knows about Ganeti, in one place.
+
+The namespace, network, mount and runner layers know nothing of Ganeti; this
+module turns a ``ClusterSpec`` into Ganeti terms: which daemons a node runs,
+with which arguments, how to tell each is ready, which users must resolve to
+uid 0, and the commands that initialise a cluster and add nodes.
+
+Facts relied on (Ganeti 3.0, see docs/architecture.md):
+
+* every daemon runs in the foreground with ``-f``; in one shared network
+  namespace each node's daemons bind the node's address with ``-b``;
+* ``ganeti-wconfd``, ``ganeti-luxid`` and ``ganeti-rapi`` run on the master
+  only; elsewhere they exit with status 11, "not master";
+* ``ganeti-kvmd`` exits at once unless the KVM hypervisor is enabled, so it is
+  not started (the fake hypervisor is used);
+* ``ganeti-metad`` is started on demand by Ganeti itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from .layout import FILE_STORAGE_DIR
+from .netns import BRIDGE
+from .spec import ClusterSpec
+
+SBIN = Path("/usr/sbin")
+PKGLIBDIR = Path("/usr/lib/ganeti")
+DAEMON_UTIL = str(PKGLIBDIR / "daemon-util")
+ENSURE_DIRS = str(PKGLIBDIR / "ensure-dirs")
+REQUIRED_PROGRAMS = ("/usr/sbin/ganeti-noded", "/usr/sbin/gnt-cluster", ENSURE_DIRS)
+NOOP_OS_DIR = Path("/usr/share/ganeti/os/noop")
+
+NOT_MASTER_EXIT = 11
+
+USERS = ["gnt-confd", "gnt-masterd", "gnt-luxid", "gnt-rapi", "gnt-metad", "gnt-mond"]
+GROUPS = ["gnt-admin", "gnt-confd", "gnt-daemons", "gnt-luxid", "gnt-masterd",
+          "gnt-metad", "gnt-rapi", "gnt-mond"]
+
+# Start order of daemon-util's start-all (stop order is the reverse).
+NODE_DAEMONS = ("ganeti-noded", "ganeti-confd", "ganeti-mond")
+MASTER_DAEMONS = ("ganeti-wconfd", "ganeti-rapi", "ganeti-luxid")
+START_ORDER = ("ganeti-noded", "ganeti-confd", "ganeti-wconfd", "ganeti-rapi",
+               "ganeti-luxid", "ganeti-mond")
+ON_DEMAND = ("ganeti-metad",)
+SKIPPED = {"ganeti-kvmd": "exits at once unless the KVM hypervisor is enabled"}
+ALL_DAEMONS = START_ORDER + ON_DEMAND + tuple(SKIPPED)
+
+PORTS = {"ganeti-noded": 1811, "ganeti-rapi": 5080, "ganeti-mond": 1815}
+UDP_PORTS = {"ganeti-confd": 1814}
+SOCKETS = {"ganeti-wconfd": "ganeti-wconfd", "ganeti-luxid": "ganeti-query",
+           "ganeti-metad": "ganeti-metad"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Readiness:
+    """How to tell a daemon answers: one of a TCP port, UDP port, unix socket."""
+
+    tcp: tuple[str, int] | None = None
+    udp: tuple[str, int] | None = None
+    unix: str | None = None
+
+
+def missing_programs() -> list[str]:
+    return [p for p in REQUIRED_PROGRAMS if not Path(p).exists()]
+
+
+def daemon_args(spec: ClusterSpec, node: str) -> dict[str, str]:
+    """Variables of the node's ``etc/default/ganeti``."""
+    ip = spec.node_ip(node)
+    return {
+        "NODED_ARGS": f"--no-mlock -b {ip}",
+        "CONFD_ARGS": f"-b {ip}",
+        "RAPI_ARGS": f"-b {ip}",
+        "MOND_ARGS": f"-b {ip}",
+        "METAD_ARGS": f"-b {ip}",
+        "WCONFD_ARGS": "",
+        "LUXID_ARGS": "",
+    }
+
+
+def daemon_argv(spec: ClusterSpec, node: str, daemon: str, extra: list[str] = ()) -> list[str]:
+    var = daemon.removeprefix("ganeti-").upper() + "_ARGS"
+    args = daemon_args(spec, node).get(var, "").split()
+    return [str(SBIN / daemon), "-f", *args, *extra]
+
+
+def node_env(paths_root: Path, node: str) -> dict[str, str]:
+    """The two variables that make a process act as ``node``."""
+    return {"GANETI_ROOTDIR": str(paths_root / node), "GANETI_HOSTNAME": node}
+
+
+def readiness(spec: ClusterSpec, node_root: Path, node: str, daemon: str) -> Readiness:
+    ip = str(spec.node_ip(node))
+    if daemon in PORTS:
+        return Readiness(tcp=(ip, PORTS[daemon]))
+    if daemon in UDP_PORTS:
+        return Readiness(udp=(ip, UDP_PORTS[daemon]))
+    if daemon in SOCKETS:
+        return Readiness(unix=str(node_root / "var/run/ganeti/socket" / SOCKETS[daemon]))
+    return Readiness()
+
+
+def pid_file(node_root: Path, daemon: str) -> Path:
+    return node_root / "var/run/ganeti" / f"{daemon}.pid"
+
+
+def is_initialised(node_root: Path) -> bool:
+    """Has this node joined a cluster (daemon-util's own test)?"""
+    return (node_root / "var/lib/ganeti/server.pem").is_file()
+
+
+def master_of(node_root: Path) -> str | None:
+    """The master named in the node's ssconf, if it has one."""
+    try:
+        return (node_root / "var/lib/ganeti/ssconf_master_node").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def daemons_for(node_root: Path, node: str) -> list[str]:
+    """What ``start-all`` should run on ``node``: master daemons on the master only."""
+    if master_of(node_root) == node:
+        return list(START_ORDER)
+    return list(NODE_DAEMONS)
+
+
+# vcluster-setup's policy, so that tiny test disks and memory sizes pass.
+IPOLICY_BOUNDS = (
+    "min:disk-size=1,cpu-count=1,disk-count=0,memory-size=1,nic-count=0,spindle-use=0"
+    "/max:disk-size=1048576,cpu-count=8,disk-count=16,memory-size=32768,"
+    "nic-count=8,spindle-use=12"
+)
+
+
+def init_argv(spec: ClusterSpec) -> list[str]:
+    return [
+        "gnt-cluster", "init",
+        "--no-etc-hosts", "--no-ssh-init",
+        "--master-netdev=lo",
+        "--enabled-hypervisors=fake",
+        "--enabled-disk-templates=diskless,file",
+        f"--file-storage-dir={FILE_STORAGE_DIR}",
+        f"--nic-parameters=mode=bridged,link={BRIDGE}",
+        f"--ipolicy-bounds-specs={IPOLICY_BOUNDS}",
+        spec.cluster_fqdn,
+    ]
+
+
+def node_add_argv(node: str) -> list[str]:
+    return ["gnt-node", "add", "--no-ssh-key-check", node]
+
+
+def node_list_argv() -> list[str]:
+    return ["gnt-node", "list", "--no-headers", "-o", "name"]
+
+
+def os_definitions_dir() -> Path:
+    """The OS definitions shipped with vcluster-ns (``dummy``), plus ``noop``."""
+    return Path(__file__).parent / "osdefs"
+
+
+def which(program: str) -> str | None:
+    return shutil.which(program)

@@ -1,0 +1,155 @@
+"""The mount table inside a cluster: described as data, applied in order.
+
+``plan_cluster_mounts`` describes the cluster's private view of the host;
+``plan_node_mounts`` what each node's own mount namespace adds on top.
+``apply_ops`` performs a plan and must run inside the new mount namespace as
+namespace root.  Nothing here can reach the host's mount table: the first
+step makes every mount private, so no event propagates back.
+
+The private view:
+
+* ``/proc`` fresh, so it shows the cluster's pid namespace;
+* ``/sys`` fresh, so ``/sys/class/net`` shows the cluster's own network
+  devices (Ganeti checks ``/sys/class/net/<bridge>/bridge``);
+* ``/etc`` an overlay whose upper layer is ``<cluster>/etc``: hosts, passwd
+  and group come from there, and renaming a file over ``/etc/hosts`` works
+  (Ganeti's ``SetEtcHostsEntry`` does that; a single-file bind mount would
+  answer EBUSY);
+* ``/dev/console`` a log file (noded's logging opens it for writing);
+* ``/srv``, ``/root``, ``/var/lib/ganeti``, ``/var/log/ganeti``
+  bound from the cluster directory, so nothing a cluster writes lands on
+  the host outside it (temporary files go to ``<cluster>/tmp`` through
+  ``TMPDIR``: binding over ``/tmp`` would hide a cluster directory below it);
+* every directory holding a shimmed program (ssh, scp, daemon-util, the
+  reboot family) a read-only overlay with the shim on top.  An overlay
+  rather than a file bind mount because ``/usr/sbin/reboot`` is a symlink on
+  Debian, and a bind mount would follow it and shadow ``systemctl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from . import namespaces as ns
+from .layout import FILE_STORAGE_DIR, ClusterPaths
+
+
+@dataclasses.dataclass(frozen=True)
+class MakePrivate:
+    target: str = "/"
+
+    def apply(self) -> None:
+        ns.mount(None, self.target, None, ns.MS_REC | ns.MS_PRIVATE)
+
+    def describe(self) -> str:
+        return f"make {self.target} and everything below it private"
+
+
+@dataclasses.dataclass(frozen=True)
+class FreshFs:
+    fstype: str
+    target: str
+    flags: int = ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
+
+    def apply(self) -> None:
+        ns.mount(self.fstype, self.target, self.fstype, self.flags)
+
+    def describe(self) -> str:
+        return f"mount a fresh {self.fstype} on {self.target}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bind:
+    source: str
+    target: str
+
+    def apply(self) -> None:
+        ns.mount(self.source, self.target, None, ns.MS_BIND | ns.MS_REC)
+
+    def describe(self) -> str:
+        return f"bind {self.source} over {self.target}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Overlay:
+    target: str
+    lower: tuple[str, ...]
+    upper: str | None = None
+    work: str | None = None
+
+    def options(self) -> str:
+        opts = "lowerdir=" + ":".join(self.lower)
+        if self.upper:
+            opts += f",upperdir={self.upper},workdir={self.work}"
+        return opts
+
+    def apply(self) -> None:
+        if self.work:
+            os.makedirs(self.work, exist_ok=True)
+        ns.mount("overlay", self.target, "overlay", 0, self.options())
+
+    def describe(self) -> str:
+        kind = "writable" if self.upper else "read-only"
+        return f"{kind} overlay on {self.target} ({self.options()})"
+
+
+MountOp = MakePrivate | FreshFs | Bind | Overlay
+
+
+def shim_overlays(shims_root: Path, targets: list[str]) -> list[Overlay]:
+    """One read-only overlay per real directory that holds a shimmed program.
+
+    ``targets`` are absolute program paths (``/usr/sbin/reboot``); the shim for
+    each lives at ``shims_root`` + the program's *resolved directory* + name.
+    """
+    dirs = sorted({os.path.realpath(os.path.dirname(t)) for t in targets})
+    return [
+        Overlay(target=d, lower=(str(shims_root) + d, d))
+        for d in dirs
+    ]
+
+
+def shim_path(shims_root: Path, target: str) -> Path:
+    """Where the shim for program path ``target`` must be written."""
+    real_dir = os.path.realpath(os.path.dirname(target))
+    return Path(str(shims_root) + real_dir) / os.path.basename(target)
+
+
+def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str]) -> list[MountOp]:
+    ops: list[MountOp] = [
+        MakePrivate("/"),
+        FreshFs("proc", "/proc"),
+        FreshFs("sysfs", "/sys", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY),
+        Overlay("/etc", lower=("/etc",), upper=str(paths.etc_upper),
+                work=str(paths.overlay_work / "etc")),
+        Bind(str(paths.console_log), "/dev/console"),
+        Bind(str(paths.srv), "/srv"),
+    ]
+    for sub, target in (("root", "/root"), ("var-lib-ganeti", "/var/lib/ganeti"),
+                        ("var-log-ganeti", "/var/log/ganeti")):
+        if os.path.isdir(target):
+            ops.append(Bind(str(paths.private / sub), target))
+    ops += shim_overlays(paths.shims, shim_targets)
+    return ops
+
+
+def plan_node_mounts(paths: ClusterPaths, node: str) -> list[MountOp]:
+    return [
+        Bind(str(paths.node_root(node) / "file-storage"), FILE_STORAGE_DIR),
+    ]
+
+
+def apply_ops(ops: list[MountOp]) -> None:
+    for op in ops:
+        try:
+            op.apply()
+        except OSError as exc:
+            raise OSError(exc.errno, f"{op.describe()}: {exc.strerror}") from None
+
+
+def read_mount_table(path: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points (field 5 of mountinfo) of the calling process's namespace."""
+    with open(path) as fh:
+        return [line.split()[4] for line in fh]

@@ -1,0 +1,323 @@
+"""The cluster service: the trio program that runs inside a cluster.
+
+It joins the generic runner to Ganeti: answers the control socket (the CLI
+and the daemon-util shim talk to it), starts each node's daemons in that
+node's mount namespace, listens on every node's SSH port (``gnt-node add``
+waits for it), runs ``ganeti-watcher`` on a schedule, and on shutdown stops
+every daemon before exiting, which ends the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import prctl
+import trio
+
+from . import control, ganeti
+from .layout import ClusterPaths
+from .runner import (RUNNING, STARTING, DaemonSpec, ListenTable,
+                     RestartPolicy, Supervisor, tail)
+from .shims.common import BASE_PATH, Cluster
+from .spec import ClusterSpec
+
+NOT_MASTER = "not-master"
+WATCHER_INTERVAL = float(os.environ.get("VCLUSTER_NS_WATCHER_INTERVAL", "300"))
+
+
+def log(message: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"{stamp} [service] {message}", flush=True)
+
+
+class ClusterService:
+    def __init__(self, paths: ClusterPaths, spec: ClusterSpec, supervisor: Supervisor):
+        self.paths = paths
+        self.spec = spec
+        self.supervisor = supervisor
+        self.cluster = Cluster(str(paths.dir))
+        self.listen = ListenTable()
+        self.booted = False
+        self.shutdown_requested = trio.Event()
+        self.started = time.time()
+        self.stopped_nodes: set[str] = set()
+
+    # -- environment of a node's processes ---------------------------------
+    def env(self, node: str) -> dict[str, str]:
+        return {
+            "PATH": BASE_PATH,
+            "HOME": "/root",
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(self.paths.dir / "tmp"),
+            **ganeti.node_env(self.paths.dir, node),
+        }
+
+    def daemon_spec(self, node: str, daemon: str, extra: list[str]) -> DaemonSpec:
+        ready = ganeti.readiness(self.spec, self.paths.node_root(node), node, daemon)
+
+        async def probe() -> bool:
+            if ready.tcp:
+                return self.listen.tcp(*ready.tcp)
+            if ready.udp:
+                return self.listen.udp(*ready.udp)
+            if ready.unix:
+                return self.listen.unix(ready.unix)
+            return True
+
+        return DaemonSpec(
+            group=node,
+            name=daemon,
+            argv=self.cluster.nsenter(node, ganeti.daemon_argv(self.spec, node, daemon, extra)),
+            env=self.env(node),
+            log_path=self.paths.node_log_dir(node) / f"{daemon}.log",
+            probe=probe,
+            ok_exits={ganeti.NOT_MASTER_EXIT: NOT_MASTER},
+        )
+
+    # -- daemon-util verbs -------------------------------------------------
+    async def start(self, node: str, daemon: str, args: list[str] = (),
+                    by: str = "supervisor") -> dict:
+        if daemon in ganeti.SKIPPED:
+            return {"ok": True, "exit": 0, "note": ganeti.SKIPPED[daemon]}
+        self.stopped_nodes.discard(node)
+        d = await self.supervisor.start(self.daemon_spec(node, daemon, list(args)), by)
+        if d.state == RUNNING:
+            return {"ok": True, "exit": 0}
+        if d.state == NOT_MASTER:
+            return {"ok": True, "exit": ganeti.NOT_MASTER_EXIT}
+        if d.state == STARTING:
+            return {"ok": False, "error": f"{daemon} on {node} did not become ready "
+                    f"within {self.supervisor.ready_timeout:.0f}s; see "
+                    f"'vcluster-ns logs {node} {daemon}'"}
+        return {"ok": False, "exit": 1,
+                "error": f"{daemon} on {node} exited with status {d.last_exit}: "
+                f"{tail(d.spec.log_path, 3)}"}
+
+    async def start_list(self, node: str, daemons, by: str) -> dict:
+        for daemon in daemons:
+            answer = await self.start(node, daemon, by=by)
+            if not answer["ok"]:
+                return answer
+        return {"ok": True, "exit": 0}
+
+    async def stop_list(self, node: str, daemons) -> dict:
+        for daemon in reversed(list(daemons)):
+            await self.supervisor.stop(node, daemon)
+        return {"ok": True, "exit": 0}
+
+    def is_running(self, node: str, daemon: str) -> bool:
+        d = self.supervisor.daemons.get((node, daemon))
+        return d is not None and d.state == RUNNING
+
+    # -- control socket ----------------------------------------------------
+    async def handle(self, msg: dict) -> dict:
+        op = msg["op"]
+        node = msg.get("node")
+        if node is not None and node not in self.spec.node_names:
+            return {"ok": False, "error": f"unknown node {node!r}"}
+        daemon = msg.get("daemon")
+        by = msg.get("by", "supervisor")
+        if op == "ping":
+            return {"ok": True, "booted": self.booted}
+        if op == "status":
+            return {"ok": True, **self.status()}
+        if op == "start":
+            return await self.start(node, daemon, msg.get("args", []), by)
+        if op == "stop":
+            await self.supervisor.stop(node, daemon)
+            return {"ok": True, "exit": 0}
+        if op == "check":
+            return {"ok": True, "exit": 0 if self.is_running(node, daemon) else 1}
+        if op == "check-and-start":
+            if self.is_running(node, daemon):
+                return {"ok": True, "exit": 0}
+            return await self.start(node, daemon, by=by)
+        if op == "start-all":
+            return await self.start_list(node, ganeti.START_ORDER, by)
+        if op == "stop-all":
+            return await self.stop_list(node, ganeti.START_ORDER + ganeti.ON_DEMAND)
+        if op == "start-master":
+            return await self.start_list(node, ganeti.MASTER_DAEMONS, by)
+        if op == "stop-master":
+            return await self.stop_list(node, ganeti.MASTER_DAEMONS)
+        if op == "node-start":
+            return await self.boot_node(node, by)
+        if op == "node-stop":
+            self.stopped_nodes.add(node)
+            await self.supervisor.stop_group(node, kill=msg.get("kill", True))
+            return {"ok": True}
+        if op == "kill":
+            d = await self.supervisor.kill(node, daemon)
+            if d is None:
+                return {"ok": False, "error": f"{daemon} is not running on {node}"}
+            return {"ok": True}
+        if op == "refusal":
+            log(f"REFUSED on {node or 'cluster'}: {msg.get('operation')!r} "
+                "(power operations never reach the kernel)")
+            return {"ok": True}
+        if op == "shutdown":
+            self.shutdown_requested.set()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown operation {op!r}"}
+
+    def status(self) -> dict:
+        roles = self.roles()
+        daemons = self.supervisor.status()
+        nodes = []
+        for node, ip in self.spec.node_ips.items():
+            nodes.append({
+                "name": node,
+                "address": str(ip),
+                "role": roles.get(node),
+                "stopped": node in self.stopped_nodes,
+                "daemons": [d for d in daemons if d["node"] == node],
+            })
+        return {
+            "cluster": self.spec.name,
+            "ganeti_cluster": self.spec.cluster_fqdn,
+            "cluster_ip": str(self.spec.cluster_ip),
+            "network": self.spec.network,
+            "master": self.master(),
+            "uptime": round(time.time() - self.started, 1),
+            "nodes": nodes,
+        }
+
+    def master(self) -> str | None:
+        votes: dict[str, int] = {}
+        for node in self.spec.node_names:
+            master = ganeti.master_of(self.paths.node_root(node))
+            if master:
+                votes[master] = votes.get(master, 0) + 1
+        return max(votes, key=votes.get) if votes else None
+
+    def roles(self) -> dict[str, str]:
+        master = self.master()
+        ssconf = self.paths.node_root(master or self.spec.master_node) / "var/lib/ganeti"
+
+        def names(key: str) -> set[str]:
+            try:
+                return set((ssconf / f"ssconf_{key}").read_text().split())
+            except OSError:
+                return set()
+
+        candidates, offline = names("master_candidates"), names("offline_nodes")
+        drained = names("drained_nodes")
+        members = names("node_list")
+        roles = {}
+        for node in self.spec.node_names:
+            if node == master:
+                roles[node] = "master"
+            elif node in offline:
+                roles[node] = "offline"
+            elif node in drained:
+                roles[node] = "drained"
+            elif node in candidates:
+                roles[node] = "candidate"
+            elif node in members:
+                roles[node] = "regular"
+            else:
+                roles[node] = "not-joined"
+        return roles
+
+    # -- boot --------------------------------------------------------------
+    async def run_in_node(self, node: str, argv: list[str]) -> int:
+        log_path = self.paths.node_log_dir(node) / "commands.log"
+        with open(log_path, "ab") as out:
+            result = await trio.run_process(
+                self.cluster.nsenter(node, argv), env=self.env(node), check=False,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        return result.returncode
+
+    async def ensure_dirs(self, node: str) -> None:
+        marker = self.paths.node_root(node) / "var/lib/ganeti/.vcluster-ns-dirs"
+        if marker.exists():
+            return
+        code = await self.run_in_node(node, [ganeti.ENSURE_DIRS])
+        if code != 0:
+            raise RuntimeError(f"ensure-dirs failed on {node} (status {code}); "
+                               f"see {self.paths.node_log_dir(node) / 'commands.log'}")
+        marker.touch()
+
+    async def boot_node(self, node: str, by: str = "supervisor") -> dict:
+        self.stopped_nodes.discard(node)
+        root = self.paths.node_root(node)
+        if not ganeti.is_initialised(root):
+            return {"ok": True, "note": f"{node} has not joined the cluster"}
+        return await self.start_list(node, ganeti.daemons_for(root, node), by)
+
+    async def boot(self) -> None:
+        """Prepare every node; start daemons on nodes that already joined."""
+        limiter = trio.CapacityLimiter(max(2, os.cpu_count() or 2))
+        failures: list[str] = []
+
+        async def one(node: str) -> None:
+            async with limiter:
+                await self.ensure_dirs(node)
+            answer = await self.boot_node(node)
+            if not answer["ok"]:
+                failures.append(answer["error"])
+
+        async with trio.open_nursery() as nursery:
+            for node in self.spec.node_names:
+                nursery.start_soon(one, node)
+        for failure in failures:
+            log(f"boot: {failure}")
+
+    async def ssh_ports(self) -> None:
+        """Accept and close on port 22 of every node: Ganeti only checks it answers."""
+        listeners = []
+        for ip in self.spec.node_ips.values():
+            listeners += await trio.open_tcp_listeners(22, host=str(ip), backlog=16)
+
+        async def close(stream) -> None:
+            await stream.aclose()
+
+        await trio.serve_listeners(close, listeners)
+
+    async def watcher(self) -> None:
+        """Run ganeti-watcher on every joined node, as cron would."""
+        while True:
+            await trio.sleep(WATCHER_INTERVAL)
+            for node in self.spec.node_names:
+                if node in self.stopped_nodes or not ganeti.is_initialised(
+                        self.paths.node_root(node)):
+                    continue
+                await self.run_in_node(node, ["/usr/sbin/ganeti-watcher"])
+
+
+async def amain(paths: ClusterPaths, spec: ClusterSpec) -> int:
+    async with trio.open_nursery() as nursery:
+        supervisor = Supervisor(nursery, RestartPolicy(), log=log)
+        service = ClusterService(paths, spec, supervisor)
+        await nursery.start(control.serve, paths.control_socket, service.handle)
+        nursery.start_soon(service.ssh_ports)
+        nursery.start_soon(signal_watch, service)
+        log(f"control socket ready; booting {len(spec.node_names)} nodes")
+        try:
+            await service.boot()
+        except Exception as exc:
+            log(f"boot failed: {exc}")
+        service.booted = True
+        log("booted")
+        nursery.start_soon(service.watcher)
+        await service.shutdown_requested.wait()
+        log("shutting down: stopping every daemon")
+        with trio.move_on_after(60, shield=True):
+            await supervisor.stop_all()
+        nursery.cancel_scope.cancel()
+    log("all daemons stopped")
+    return 0
+
+
+async def signal_watch(service: ClusterService) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for _ in signals:
+            service.shutdown_requested.set()
+
+
+def main(paths: ClusterPaths, spec: ClusterSpec) -> int:
+    prctl.set_proctitle(f"vcluster-ns supervisor {spec.name}")
+    os.chdir("/")
+    return trio.run(amain, paths, spec)

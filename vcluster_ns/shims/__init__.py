@@ -1,0 +1,48 @@
+"""Small programs that shadow host programs inside a cluster.
+
+Each shim is a two-line script written into ``<cluster>/shims`` with the
+interpreter of this installation in its ``#!`` line, and made visible over
+the real program by a read-only overlay (see mounts.py).  The shims run
+inside the cluster's namespaces, called by Ganeti or by a user's shell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .. import mounts
+
+# program path inside the namespace -> module in this package
+SHIMS = {
+    "/usr/bin/ssh": "ssh",
+    "/usr/bin/scp": "scp",
+    "/usr/lib/ganeti/daemon-util": "daemon_util",
+    "/usr/sbin/reboot": "refuse",
+    "/usr/sbin/poweroff": "refuse",
+    "/usr/sbin/halt": "refuse",
+    "/usr/sbin/shutdown": "refuse",
+}
+SHIM_TARGETS = sorted(SHIMS)
+REAL_DAEMON_UTIL_FILE = "real-daemon-util"
+
+
+def write_shims(shims_root: Path, cluster_dir: Path, python: str = sys.executable) -> None:
+    """(Re)write every shim; cheap, so done at each ``up``."""
+    for target, module in SHIMS.items():
+        path = mounts.shim_path(shims_root, target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(
+            f"#!{python} -I\n"
+            "import sys\n"
+            f"from vcluster_ns.shims.{module} import main\n"
+            f"sys.exit(main(sys.argv, {str(cluster_dir)!r}))\n"
+        )
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+    # Where the real daemon-util lives, resolved on the host before the
+    # overlay hides the symlink that leads to it.
+    real = os.path.realpath("/usr/lib/ganeti/daemon-util")
+    (shims_root / REAL_DAEMON_UTIL_FILE).write_text(real + "\n")

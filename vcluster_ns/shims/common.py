@@ -1,0 +1,60 @@
+"""What every shim needs: the cluster it belongs to and how to enter a node."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+from ..layout import ClusterPaths
+from ..spec import ClusterSpec
+
+NSENTER = "/usr/bin/nsenter"
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Cluster:
+    def __init__(self, cluster_dir: str):
+        self.paths = ClusterPaths(Path(cluster_dir))
+        self.spec = ClusterSpec.load(self.paths.spec_file)
+
+    def node_for_host(self, host: str) -> str | None:
+        """The node a host name or address refers to (the master for the cluster)."""
+        spec = self.spec
+        for node, ip in spec.node_ips.items():
+            if host in (node, node.split(".")[0], str(ip)):
+                return node
+        if host in (spec.cluster_fqdn, spec.cluster_name, str(spec.cluster_ip)):
+            from ..ganeti import master_of
+            return master_of(self.paths.node_root(spec.master_node)) or spec.master_node
+        return None
+
+    def is_known_address(self, host: str) -> bool:
+        spec = self.spec
+        if host in spec.instance_ips or host in {n.split(".")[0] for n in spec.instance_names}:
+            return True
+        try:
+            return ipaddress.ip_address(host) in spec.ip_network
+        except ValueError:
+            return False
+
+    def node_mnt_ns(self, node: str) -> str:
+        # Reached through pid 1's root: the pin exists only in the cluster's
+        # own mount namespace, not in the node namespaces a caller may be in.
+        return "/proc/1/root" + str(self.paths.node_mnt_ns(node))
+
+    def node_env(self, node: str, base: dict | None = None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        env.update(GANETI_ROOTDIR=str(self.paths.node_root(node)), GANETI_HOSTNAME=node)
+        env.setdefault("PATH", BASE_PATH)
+        env.setdefault("HOME", "/root")
+        return env
+
+    def nsenter(self, node: str, argv: list[str]) -> list[str]:
+        return [NSENTER, f"--mount={self.node_mnt_ns(node)}", "--", *argv]
+
+
+def error(program: str, message: str, code: int) -> int:
+    print(f"{program}: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,100 @@
+"""``ssh`` inside a cluster: run the command on the target virtual node.
+
+All nodes share one filesystem and one kernel, so "connecting" to a node is
+entering its mount namespace with its ``GANETI_ROOTDIR``/``GANETI_HOSTNAME``.
+ssh's option syntax is accepted (options are parsed and mostly ignored), a
+command may come as one or many words (joined with spaces, as ssh does),
+``-N`` holds the "connection" until killed or stdin closes, ``-n`` reads
+stdin from /dev/null, and an unknown host gets ssh's own error and 255.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .common import Cluster, error
+
+FLAGS = set("1246AaCfGgKkMNnqsTtVvXxYy")
+WITH_ARGUMENT = set("BbcDEeFIiJLlmOoPpQRSWw")
+SSH_FAILURE = 255
+
+
+def parse(argv: list[str]) -> tuple[dict, str | None, list[str]]:
+    """ssh's getopt: returns (options, destination, command words)."""
+    options: dict[str, list] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        j = 1
+        while j < len(arg):
+            letter = arg[j]
+            if letter in WITH_ARGUMENT:
+                value = arg[j + 1:]
+                if not value:
+                    i += 1
+                    if i >= len(argv):
+                        raise ValueError(f"option requires an argument -- {letter}")
+                    value = argv[i]
+                options.setdefault(letter, []).append(value)
+                break
+            if letter not in FLAGS:
+                raise ValueError(f"unknown option -- {letter}")
+            options.setdefault(letter, []).append(True)
+            j += 1
+        i += 1
+    if i >= len(argv):
+        return options, None, []
+    return options, argv[i], argv[i + 1:]
+
+
+def split_destination(destination: str) -> str:
+    if destination.startswith("ssh://"):
+        destination = destination[len("ssh://"):]
+    host = destination.rsplit("@", 1)[-1]
+    if host.startswith("[") and "]" in host:
+        return host[1:host.index("]")]
+    return host.split(":", 1)[0] if host.count(":") == 1 else host
+
+
+def main(argv: list[str], cluster_dir: str) -> int:
+    try:
+        options, destination, command = parse(argv[1:])
+    except ValueError as exc:
+        return error("ssh", str(exc), SSH_FAILURE)
+    if "V" in options:
+        print("OpenSSH-compatible vcluster-ns shim", file=sys.stderr)
+        return 0
+    if destination is None:
+        return error("ssh", "usage: ssh [options] destination [command [argument ...]]",
+                     SSH_FAILURE)
+    cluster = Cluster(cluster_dir)
+    host = split_destination(destination)
+    node = cluster.node_for_host(host)
+    if node is None:
+        if cluster.is_known_address(host):
+            return error("ssh", f"connect to host {host} port 22: No route to host",
+                         SSH_FAILURE)
+        return error("ssh", f"Could not resolve hostname {host}: "
+                     "Name or service not known", SSH_FAILURE)
+    if "n" in options:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(fd, 0)
+    if "N" in options and not command:
+        # "Hold the connection": wait for stdin to close or a signal.
+        try:
+            while os.read(0, 65536):
+                pass
+        except (KeyboardInterrupt, OSError):
+            pass
+        return 0
+    script = " ".join(command)
+    shell = ["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if command else ["/bin/bash", "-l"]
+    env = cluster.node_env(node)
+    os.execve("/usr/bin/nsenter", cluster.nsenter(node, shell), env)
+    return SSH_FAILURE

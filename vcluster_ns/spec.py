@@ -1,0 +1,223 @@
+"""The description of one virtual cluster: names, addresses and paths.
+
+A ``ClusterSpec`` is pure data, validated on construction and persisted as
+``<cluster dir>/cluster.json``.  Naming follows Ganeti's ``vcluster-setup``:
+nodes ``node1..nodeN``, the cluster itself named ``cluster``; in the network
+the cluster (master) IP is host address 1, nodes start at host address 10 and
+instances ``instance1..M`` at host address 100 (or right after the last node
+when there are more than 90 nodes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import re
+from pathlib import Path
+
+from .errors import InvalidInput, OperationFailed
+
+SPEC_VERSION = 1
+DEFAULT_NETWORK = "192.0.2.0/24"
+LARGE_NETWORK_EXAMPLE = "198.18.0.0/16"
+DEFAULT_NODES = 3
+DEFAULT_INSTANCES = 20
+MAX_NODES = 2000
+CLUSTER_HOST_OFFSET = 1
+NODE_HOST_OFFSET = 10
+INSTANCE_HOST_OFFSET = 100
+
+# Directory names and Ganeti host names share these rules: lowercase DNS
+# labels, so they are safe as path components and as host names at once.
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_label(kind: str, value: str) -> str:
+    """Validate a single lowercase DNS label (cluster or node name)."""
+    if not _LABEL.match(value or ""):
+        raise InvalidInput(
+            f"invalid {kind} {value!r}",
+            "use lowercase letters, digits and '-', at most 63 characters, "
+            "starting and ending with a letter or digit",
+        )
+    return value
+
+
+def check_domain(domain: str) -> str:
+    if domain == "":
+        return domain
+    labels = domain.split(".")
+    if len(domain) > 200 or not all(_LABEL.match(label) for label in labels):
+        raise InvalidInput(
+            f"invalid domain {domain!r}",
+            "use dot-separated lowercase labels such as 'example.test'",
+        )
+    return domain
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network:
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"invalid network {text!r}: {exc}",
+            f"give an IPv4 prefix such as {DEFAULT_NETWORK}",
+        ) from None
+    if network.version != 4:
+        raise InvalidInput(
+            f"IPv6 network {text!r} is not supported",
+            f"give an IPv4 prefix such as {LARGE_NETWORK_EXAMPLE}",
+        )
+    return network
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSpec:
+    name: str = "default"
+    nodes: int = DEFAULT_NODES
+    network: str = DEFAULT_NETWORK
+    domain: str = ""
+    instances: int = DEFAULT_INSTANCES
+    cluster_name: str = "cluster"
+
+    def __post_init__(self) -> None:
+        check_label("cluster name", self.name)
+        check_label("Ganeti cluster name", self.cluster_name)
+        check_domain(self.domain)
+        if not isinstance(self.nodes, int) or self.nodes < 1:
+            raise InvalidInput(
+                f"invalid node count {self.nodes!r}", "give at least 1 node"
+            )
+        if self.nodes > MAX_NODES:
+            raise InvalidInput(
+                f"node count {self.nodes} is above the supported {MAX_NODES}"
+            )
+        if not isinstance(self.instances, int) or self.instances < 0:
+            raise InvalidInput(
+                f"invalid instance count {self.instances!r}", "give 0 or more"
+            )
+        net = parse_network(self.network)
+        needed = self.last_host_offset()
+        available = net.num_addresses - 2
+        if net.prefixlen > 30 or needed > available:
+            raise InvalidInput(
+                f"network {net} is too small for {self.nodes} nodes and "
+                f"{self.instances} instances (needs {needed} host addresses, "
+                f"has {max(available, 0)})",
+                f"use a larger one, e.g. --network {LARGE_NETWORK_EXAMPLE}",
+            )
+
+    # -- names -------------------------------------------------------------
+    def fqdn(self, short: str) -> str:
+        return f"{short}.{self.domain}" if self.domain else short
+
+    @property
+    def node_names(self) -> list[str]:
+        """Ganeti node names; also each node's directory name."""
+        return [self.fqdn(f"node{i}") for i in range(1, self.nodes + 1)]
+
+    @property
+    def instance_names(self) -> list[str]:
+        return [self.fqdn(f"instance{i}") for i in range(1, self.instances + 1)]
+
+    @property
+    def cluster_fqdn(self) -> str:
+        return self.fqdn(self.cluster_name)
+
+    @property
+    def master_node(self) -> str:
+        """The node Ganeti is initialised on."""
+        return self.node_names[0]
+
+    def resolve_node(self, name: str) -> str:
+        """Accept a short or full node name; return the full one."""
+        for full in self.node_names:
+            if name in (full, full.split(".")[0]):
+                return full
+        raise InvalidInput(
+            f"unknown node {name!r}",
+            f"this cluster has {self.node_names[0]}..{self.node_names[-1]}",
+        )
+
+    # -- addresses ---------------------------------------------------------
+    @property
+    def ip_network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.network)
+
+    def _host(self, offset: int) -> ipaddress.IPv4Address:
+        return self.ip_network.network_address + offset
+
+    @property
+    def cluster_ip(self) -> ipaddress.IPv4Address:
+        return self._host(CLUSTER_HOST_OFFSET)
+
+    def instance_host_offset(self) -> int:
+        return max(INSTANCE_HOST_OFFSET, NODE_HOST_OFFSET + self.nodes)
+
+    def last_host_offset(self) -> int:
+        if self.instances:
+            return self.instance_host_offset() + self.instances - 1
+        return NODE_HOST_OFFSET + self.nodes - 1
+
+    def node_ip(self, node: str) -> ipaddress.IPv4Address:
+        index = self.node_names.index(node)
+        return self._host(NODE_HOST_OFFSET + index)
+
+    @property
+    def node_ips(self) -> dict[str, ipaddress.IPv4Address]:
+        return {n: self._host(NODE_HOST_OFFSET + i) for i, n in enumerate(self.node_names)}
+
+    @property
+    def instance_ips(self) -> dict[str, ipaddress.IPv4Address]:
+        start = self.instance_host_offset()
+        return {n: self._host(start + i) for i, n in enumerate(self.instance_names)}
+
+    # -- persistence -------------------------------------------------------
+    def to_json(self) -> str:
+        data = {"version": SPEC_VERSION, **dataclasses.asdict(self)}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "cluster.json") -> "ClusterSpec":
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            version = data.pop("version", None)
+            if version != SPEC_VERSION:
+                raise ValueError(f"unsupported version {version!r}")
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise OperationFailed(
+                f"corrupted {where}: {exc}",
+                "fix or remove the file, or 'vcluster-ns destroy' the cluster",
+            ) from None
+        except InvalidInput as exc:
+            raise OperationFailed(
+                f"corrupted {where}: {exc.message}",
+                "fix or remove the file, or 'vcluster-ns destroy' the cluster",
+            ) from None
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "ClusterSpec":
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise OperationFailed(
+                f"corrupted {path}: not text",
+                "fix or remove the file, or 'vcluster-ns destroy' the cluster",
+            ) from None
+        return cls.from_json(text, str(path))
+
+    def differences(self, other: "ClusterSpec", fields: set[str]) -> list[str]:
+        """Names of the given fields whose values differ from ``other``'s."""
+        return [
+            f for f in sorted(fields) if getattr(self, f) != getattr(other, f)
+        ]
