@@ -40,10 +40,10 @@ def default_root() -> Path:
     return Path(base) / "vcluster-ns"
 
 
-def preflight() -> None:
+def preflight(require_ganeti: bool = True) -> None:
     """What must hold before anything is created."""
     missing = ganeti.missing_programs()
-    if missing:
+    if missing and require_ganeti:
         raise EnvironmentUnsupported(
             f"Ganeti is not installed ({missing[0]} is missing)",
             "install the Debian packages: apt-get install ganeti ganeti-os-noop",
@@ -113,10 +113,10 @@ class VirtualCluster:
                 return False
         else:
             spec = spec or ClusterSpec(name=self.name)
-            preflight()
+            preflight(require_ganeti=init)
             self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
             self.create(spec)
-        if ganeti.missing_programs():
+        if init and ganeti.missing_programs():
             preflight()
         self.start_supervisor()
         if init:
