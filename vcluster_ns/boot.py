@@ -7,7 +7,8 @@ Three processes, each with one job::
       │   creates user+net+pid+uts+ipc namespaces, writes supervisor.pid,
       │   waits, and removes supervisor.pid and control.sock when the cluster ends
       └── init: pid 1 of the cluster
-            │   its own mount namespace, network, mounts, one pinned mount namespace per node; then only
+            │   its own mount namespace, network, mounts, one mount namespace
+            │   per node (each held by an anchor process); then only
             │   reaps orphans (daemons that double-fork end up here) and
             │   forwards SIGTERM.  When it dies the kernel kills every process
             │   of the cluster: nothing can leak, whoever kills what.
@@ -33,6 +34,8 @@ from .pidfile import PidFile
 from .shims import SHIM_TARGETS
 from .spec import ClusterSpec
 
+SLEEP = "/bin/sleep"
+
 # The launcher stays in the host's mount namespace so that it still sees the
 # host's /proc (to record and later check pid 1's host pid); pid 1 creates the
 # cluster's mount namespace for itself.
@@ -43,39 +46,38 @@ def log(message: str) -> None:
     print(f"[boot {os.getpid()}] {message}", flush=True)
 
 
-def pin_node_namespace(paths: ClusterPaths, node: str) -> None:
-    """Give ``node`` its own mount namespace and pin it on ``ns/<node>.mnt``.
+def start_node_anchor(paths: ClusterPaths, node: str) -> int:
+    """Give ``node`` its own mount namespace, held by a tiny anchor process.
 
-    A short-lived child unshares its mount namespace and applies the node's
-    mounts; binding its ``/proc/PID/ns/mnt`` keeps that namespace alive after
-    the child is gone, so no process per node is needed.  The pin lives in
-    the cluster's mount namespace only and vanishes with it.
+    The child unshares its mount namespace, applies the node's mounts and
+    then becomes ``sleep infinity``: the namespace lives as long as it does,
+    and it dies with pid 1 like everything else.  Everyone inside the cluster
+    enters the node through ``/proc/<anchor>/ns/mnt`` (its pid is recorded in
+    ``ns/<node>.pid``).  Pinning the namespace with a bind mount of that file
+    would need no process, but the kernel refuses it whenever the node's
+    namespace id is not larger than the cluster's, and ids are handed out in
+    per-CPU batches, so it fails at random on multi-core machines.
     """
     ready_r, ready_w = os.pipe()
-    hold_r, hold_w = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(ready_r)
-        os.close(hold_w)
         try:
             ns.unshare(ns.CLONE_NEWNS)
             mounts.apply_ops(mounts.plan_node_mounts(paths, node))
+            os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
+            os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
         except OSError as exc:
             os.write(ready_w, f"{node}: {exc.strerror}".encode())
-        os.read(hold_r, 1)  # wait until the parent has pinned us
-        os._exit(0)
+        os._exit(1)
     os.close(ready_w)
-    os.close(hold_r)
     answer = os.read(ready_r, 4096).decode()
     os.close(ready_r)
-    try:
-        if answer != "ok":
-            raise OSError(0, answer or f"{node}: mount namespace setup died")
-        ns.mount(f"/proc/{child}/ns/mnt", paths.node_mnt_ns(node), None, ns.MS_BIND)
-    finally:
-        os.close(hold_w)
-        os.waitpid(child, 0)
+    if answer != "ok":
+        raise OSError(0, answer or f"{node}: mount namespace setup died")
+    paths.node_anchor_file(node).write_text(f"{child}\n")
+    return child
 
 
 def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
@@ -84,7 +86,7 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     netns.apply_plan(netns.plan_network(spec))
     mounts.apply_ops(mounts.plan_cluster_mounts(paths, SHIM_TARGETS))
     for node in spec.node_names:
-        pin_node_namespace(paths, node)
+        start_node_anchor(paths, node)
 
 
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int) -> None:

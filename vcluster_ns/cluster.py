@@ -231,7 +231,12 @@ class VirtualCluster:
         if node is None:
             return pid1, None, None
         full = spec.resolve_node(node)
-        return pid1, enter.node_mnt_ns_from_host(pid1, str(self.paths.node_mnt_ns(full))), full
+        try:
+            anchor = int(self.paths.node_anchor_file(full).read_text())
+        except (OSError, ValueError):
+            raise ClusterNotUp(f"node {full} has no namespaces (the cluster is starting or broken)",
+                               "try 'vcluster-ns down' and 'vcluster-ns up'") from None
+        return pid1, enter.node_mnt_ns_from_host(pid1, anchor), full
 
     def run(self, node: str | None, argv: list[str], capture: bool = False,
             input: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:

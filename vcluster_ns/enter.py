@@ -28,9 +28,10 @@ EXEC_FAILED = 127
 ENTER_FAILED = 126
 
 
-def node_mnt_ns_from_host(pid1: int, pinned: str) -> str:
-    # Opened through pid 1's root: the pin exists only in the cluster's view.
-    return f"/proc/{pid1}/root{pinned}"
+def node_mnt_ns_from_host(pid1: int, anchor: int) -> str:
+    # Through pid 1's root, /proc is the cluster's own: the anchor's pid is
+    # the one recorded inside the cluster's pid namespace.
+    return f"/proc/{pid1}/root/proc/{anchor}/ns/mnt"
 
 
 def spawn(pid1: int, node_mnt: str | None, argv: list[str], env: dict[str, str],

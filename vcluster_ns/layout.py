@@ -15,7 +15,7 @@ Everything a cluster owns lives below its directory::
                                    processes without a node identity
       shims/                       executables shadowing ssh, scp, daemon-util
                                    and the reboot family inside the namespace
-      ns/                          mount points that pin each node's namespaces
+      ns/                          <node>.pid: the anchor holding each node's namespaces
       node1/ node2/ ...            GANETI_ROOTDIR of each node
 
 Rendering functions are pure (text in, text out) so they are unit-tested
@@ -115,8 +115,9 @@ class ClusterPaths:
     def node_root(self, node: str) -> Path:
         return self.dir / node
 
-    def node_mnt_ns(self, node: str) -> Path:
-        return self.ns_dir / f"{node}.mnt"
+    def node_anchor_file(self, node: str) -> Path:
+        """Pid (inside the cluster) of the process holding the node's namespaces."""
+        return self.ns_dir / f"{node}.pid"
 
     def node_log_dir(self, node: str) -> Path:
         return self.logs / node
@@ -272,7 +273,6 @@ def create_node_tree(paths: ClusterPaths, node: str, defaults: dict[str, str]) -
     (root / "etc/ganeti/file-storage-paths").write_text(
         f"{FILE_STORAGE_DIR}\n{SHARED_FILE_STORAGE_DIR}\n")
     paths.node_log_dir(node).mkdir(parents=True, exist_ok=True)
-    paths.node_mnt_ns(node).touch()
 
 
 def remove_cluster_tree(paths: ClusterPaths) -> None:

@@ -40,9 +40,8 @@ class Cluster:
             return False
 
     def node_mnt_ns(self, node: str) -> str:
-        # Reached through pid 1's root: the pin exists only in the cluster's
-        # own mount namespace, not in the node namespaces a caller may be in.
-        return "/proc/1/root" + str(self.paths.node_mnt_ns(node))
+        anchor = self.paths.node_anchor_file(node).read_text().strip()
+        return f"/proc/{anchor}/ns/mnt"
 
     def node_env(self, node: str, base: dict | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)

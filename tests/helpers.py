@@ -1,0 +1,97 @@
+"""Helpers shared by the test tiers: the CLI as a subprocess, waiting, tiers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hostsnap import live_processes
+
+
+def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, what: str = "condition"):
+    """Poll ``condition`` until it returns a truthy value or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Cli:
+    """Runs ``vcluster-ns`` in a subprocess against one --root."""
+
+    def __init__(self, root: Path, cluster: str = "default"):
+        self.root = root
+        self.cluster = cluster
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "vcluster_ns.cli", "--root", str(self.root),
+                "--cluster", self.cluster, *args]
+
+    def __call__(self, *args: str, check: bool = True, input: str | None = None,
+                 timeout: float = 600) -> subprocess.CompletedProcess:
+        result = subprocess.run(self.argv(*args), capture_output=True, text=True,
+                                input=input, timeout=timeout,
+                                stdin=None if input is not None else subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"vcluster-ns {' '.join(args)} exited {result.returncode}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}")
+        return result
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.cluster
+
+    def pid1(self) -> int | None:
+        try:
+            return int((self.dir / "supervisor.pid").read_text().split()[0])
+        except (OSError, ValueError):
+            return None
+
+    def cluster_processes(self) -> dict[int, str]:
+        """Live processes of this cluster: our own (by title) and its daemons'."""
+        pid1 = self.pid1()
+        found = {}
+        for pid, cmd in live_processes().items():
+            if cmd.endswith(f"vcluster-ns launcher {self.cluster}") or \
+                    cmd.endswith(f"vcluster-ns init {self.cluster}") or \
+                    cmd.endswith(f"vcluster-ns supervisor {self.cluster}"):
+                found[pid] = cmd
+            elif pid1 and _in_pid_namespace_of(pid, pid1):
+                found[pid] = cmd
+        return found
+
+
+def _in_pid_namespace_of(pid: int, pid1: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") == os.readlink(f"/proc/{pid1}/ns/pid")
+    except OSError:
+        return False
+
+
+def userns_available() -> bool:
+    from vcluster_ns.errors import VclusterError
+    from vcluster_ns.namespaces import probe_user_namespaces
+    try:
+        probe_user_namespaces()
+        return True
+    except VclusterError:
+        return False
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a tier's requirement is truly absent; in CI, fail instead."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide this: {reason}")
+    pytest.skip(reason)

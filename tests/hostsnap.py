@@ -1,0 +1,98 @@
+"""A snapshot of everything on the host that a cluster must never change.
+
+Tests take one before starting a cluster and compare after ``down`` (or after
+the supervisor is killed): host files byte for byte, addresses, links and
+routes of the host's network namespace, the host's mount table, and the
+processes of the test user that are still alive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+HOST_FILES = ("/etc/hosts", "/etc/passwd", "/etc/group")
+
+
+def _network() -> tuple[frozenset, frozenset, frozenset]:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        links = frozenset(
+            (l.get_attr("IFLA_IFNAME"), l["index"]) for l in ipr.get_links())
+        addrs = frozenset(
+            (a["index"], a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr())
+        routes = frozenset(
+            (r.get_attr("RTA_DST"), r["dst_len"], r.get_attr("RTA_OIF"), r["type"],
+             r.get_attr("RTA_TABLE"))
+            for r in ipr.get_routes(family=2))
+    return links, addrs, routes
+
+
+def _mounts() -> tuple[str, ...]:
+    with open("/proc/self/mountinfo") as fh:
+        return tuple(sorted(" ".join(l.split()[3:5]) for l in fh))
+
+
+def live_processes(uid: int | None = None) -> dict[int, str]:
+    """pid -> command line of the user's processes, zombies left out.
+
+    A zombie holds nothing and is its parent's to reap; on hosts whose init
+    does not reap (some VMs and containers) it would stay forever.
+    """
+    uid = os.getuid() if uid is None else uid
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            if f"\nUid:\t{uid}\t" not in status:
+                continue
+            state = next(l for l in status.splitlines() if l.startswith("State:"))
+            if "Z" in state.split()[1]:
+                continue
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, StopIteration):
+            continue
+        found[int(entry.name)] = cmd
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class HostSnapshot:
+    files: dict
+    links: frozenset
+    addresses: frozenset
+    routes: frozenset
+    mounts: tuple
+    processes: dict
+
+    @classmethod
+    def take(cls) -> "HostSnapshot":
+        links, addrs, routes = _network()
+        return cls(
+            files={p: Path(p).read_bytes() for p in HOST_FILES},
+            links=links, addresses=addrs, routes=routes, mounts=_mounts(),
+            processes=live_processes(),
+        )
+
+    def differences(self, later: "HostSnapshot") -> list[str]:
+        diff = []
+        for path in HOST_FILES:
+            if self.files[path] != later.files[path]:
+                diff.append(f"{path} changed")
+        for name in ("links", "addresses", "routes"):
+            before, after = getattr(self, name), getattr(later, name)
+            if before != after:
+                diff.append(f"host {name}: +{sorted(map(str, after - before))} "
+                            f"-{sorted(map(str, before - after))}")
+        if self.mounts != later.mounts:
+            diff.append(f"host mounts: +{sorted(set(later.mounts) - set(self.mounts))}")
+        me = os.getpid()
+        new = {pid: cmd for pid, cmd in later.processes.items()
+               if pid not in self.processes and pid != me}
+        if new:
+            diff.append(f"processes left: {new}")
+        return diff

@@ -1,0 +1,20 @@
+"""Namespace tier: real user namespaces, no Ganeti (clusters come up with --no-init)."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import Cli, require, userns_available
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _userns():
+    require(userns_available(), "unprivileged user namespaces are not available here")
+
+
+@pytest.fixture
+def cli(tmp_path):
+    cli = Cli(tmp_path / "clusters")
+    yield cli
+    if cli.pid1():
+        cli("down", check=False)
