@@ -32,6 +32,7 @@ from .spec import ClusterSpec, check_label
 
 Progress = Callable[[str], None]
 BOOT_TIMEOUT = 300.0
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 STOP_TIMEOUT = 120.0
 
 
@@ -58,6 +59,10 @@ class VirtualCluster:
         self.root = layout.check_root(Path(root) if root else default_root())
         self.paths = ClusterPaths(self.root / name)
         self.progress = progress
+        if len(os.fsencode(self.paths.control_socket)) > MAX_SOCKET_PATH:
+            raise InvalidInput(
+                f"cluster directory {self.paths.dir} is too long for a unix socket path",
+                f"use a --root shorter than {MAX_SOCKET_PATH - 20} characters")
 
     # -- state -------------------------------------------------------------
     def exists(self) -> bool:
@@ -111,6 +116,9 @@ class VirtualCluster:
             spec = existing
             if self.is_up():
                 return False
+            if not os.access(self.paths.dir, os.W_OK | os.X_OK):
+                raise InvalidInput(f"cluster directory {self.paths.dir} is not writable",
+                                   "fix its permissions, or use another --root")
         else:
             spec = spec or ClusterSpec(name=self.name)
             preflight(require_ganeti=init)
