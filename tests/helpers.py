@@ -95,3 +95,26 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must provide this: {reason}")
     pytest.skip(reason)
+
+
+def host_pid(pid1: int, inner_pid: int) -> int | None:
+    """The host pid of the process that is ``inner_pid`` inside the cluster."""
+    target = os.readlink(f"/proc/{pid1}/ns/pid")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") != target:
+                continue
+            nspid = next(l for l in (entry / "status").read_text().splitlines()
+                         if l.startswith("NSpid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(nspid.split()[-1]) == inner_pid:
+            return int(entry.name)
+    return None
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])

@@ -17,7 +17,8 @@ import click
 from . import policy
 from .cluster import VirtualCluster
 from .errors import ExitCode, VclusterError
-from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NODES, ClusterSpec)
+from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NODES,
+                   DEFAULT_WATCHER_INTERVAL, ClusterSpec)
 
 
 class CliError(click.ClickException):
@@ -92,21 +93,25 @@ def main(ctx, cluster, root):
 @click.option("--domain", default="", help="DNS domain of node names (default: none).")
 @click.option("--instances", type=int, default=DEFAULT_INSTANCES, show_default=True,
               help="Instance names instance1..M put into the cluster's /etc/hosts.")
+@click.option("--watcher-interval", type=int, default=DEFAULT_WATCHER_INTERVAL,
+              show_default=True, metavar="SECONDS",
+              help="Run ganeti-watcher on every node this often (0: never), as cron would.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
               "do not run gnt-cluster init / gnt-node add.")
 @click.pass_context
-def up(ctx, nodes, network, domain, instances, no_init):
+def up(ctx, nodes, network, domain, instances, watcher_interval, no_init):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
     was brought down comes back with its Ganeti configuration and instances.
     """
     obj: Context = ctx.obj
-    given = {name for name in ("nodes", "network", "domain", "instances")
+    given = {name for name in ("nodes", "network", "domain", "instances", "watcher_interval")
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     vc = obj.cluster()
     spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
-                       domain=domain, instances=instances)
+                       domain=domain, instances=instances,
+                       watcher_interval=watcher_interval)
     if not vc.up(spec, given, init=not no_init):
         click.echo(f"cluster {obj.cluster_name!r} is already up")
         return
@@ -224,6 +229,20 @@ def _follow(files: list[Path]) -> None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+
+
+@main.command("export-logs")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@pass_ctx
+def export_logs(obj: Context, directory):
+    """One archive of every node's logs, supervisor.log and 'status --json'.
+
+    Written into DIRECTORY (default: the current one), ready to attach to a
+    bug report.
+    """
+    vc = obj.cluster()
+    archive = vc.export_logs(Path(directory or os.getcwd()).absolute())
+    click.echo(str(archive))
 
 
 @main.command()

@@ -326,6 +326,39 @@ class VirtualCluster:
         self.down()
         layout.remove_cluster_tree(self.paths)
 
+    def export_logs(self, directory: Path) -> Path:
+        """Pack every log of the cluster and its status into one tar.gz."""
+        import io
+        import json
+        import tarfile
+
+        spec = self.spec()
+        if not directory.is_dir():
+            raise InvalidInput(f"{directory} is not a directory", "give an existing directory")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        archive = directory / f"vcluster-ns-logs-{self.name}-{stamp}.tar.gz"
+        base = f"vcluster-ns-logs-{self.name}-{stamp}"
+        status = json.dumps(self.status(), indent=2).encode()
+        try:
+            with tarfile.open(archive, "w:gz") as tar:
+                info = tarfile.TarInfo(f"{base}/status.json")
+                info.size, info.mtime = len(status), time.time()
+                tar.addfile(info, io.BytesIO(status))
+                for path in (self.paths.supervisor_log, self.paths.console_log,
+                             self.paths.spec_file):
+                    if path.exists():
+                        tar.add(path, f"{base}/{path.name}")
+                for node in spec.node_names:
+                    for source, name in ((self.paths.node_log_dir(node), "daemons"),
+                                         (self.paths.node_root(node) / "var/log/ganeti",
+                                          "ganeti")):
+                        if source.is_dir():
+                            tar.add(source, f"{base}/{node}/{name}")
+        except OSError as exc:
+            archive.unlink(missing_ok=True)
+            raise OperationFailed(f"cannot write {archive}: {exc.strerror or exc}") from None
+        return archive
+
     def logs(self, node: str, daemon: str | None = None) -> list[Path]:
         spec = self.spec()
         full = spec.resolve_node(node)

@@ -24,7 +24,6 @@ from .shims.common import BASE_PATH, Cluster
 from .spec import ClusterSpec
 
 NOT_MASTER = "not-master"
-WATCHER_INTERVAL = float(os.environ.get("VCLUSTER_NS_WATCHER_INTERVAL", "300"))
 
 
 def log(message: str) -> None:
@@ -74,6 +73,7 @@ class ClusterService:
             log_path=self.paths.node_log_dir(node) / f"{daemon}.log",
             probe=probe,
             ok_exits={ganeti.NOT_MASTER_EXIT: NOT_MASTER},
+            pid_file=ganeti.pid_file(self.paths.node_root(node), daemon),
         )
 
     # -- daemon-util verbs -------------------------------------------------
@@ -164,7 +164,8 @@ class ClusterService:
 
     def status(self) -> dict:
         roles = self.roles()
-        daemons = self.supervisor.status()
+        order = {name: i for i, name in enumerate(ganeti.ALL_DAEMONS)}
+        daemons = sorted(self.supervisor.status(), key=lambda d: order.get(d["daemon"], 99))
         nodes = []
         for node, ip in self.spec.node_ips.items():
             nodes.append({
@@ -278,8 +279,10 @@ class ClusterService:
 
     async def watcher(self) -> None:
         """Run ganeti-watcher on every joined node, as cron would."""
+        if not self.spec.watcher_interval:
+            return
         while True:
-            await trio.sleep(WATCHER_INTERVAL)
+            await trio.sleep(self.spec.watcher_interval)
             for node in self.spec.node_names:
                 if node in self.stopped_nodes or not ganeti.is_initialised(
                         self.paths.node_root(node)):

@@ -25,6 +25,9 @@ LARGE_NETWORK_EXAMPLE = "198.18.0.0/16"
 DEFAULT_NODES = 3
 DEFAULT_INSTANCES = 20
 MAX_NODES = 2000
+# Seconds between ganeti-watcher runs on every node, as cron does on real
+# nodes (0: never).  The watcher restarts Ganeti daemons that are missing.
+DEFAULT_WATCHER_INTERVAL = 300
 CLUSTER_HOST_OFFSET = 1
 NODE_HOST_OFFSET = 10
 INSTANCE_HOST_OFFSET = 100
@@ -81,6 +84,7 @@ class ClusterSpec:
     domain: str = ""
     instances: int = DEFAULT_INSTANCES
     cluster_name: str = "cluster"
+    watcher_interval: int = DEFAULT_WATCHER_INTERVAL
 
     def __post_init__(self) -> None:
         check_label("cluster name", self.name)
@@ -94,6 +98,10 @@ class ClusterSpec:
             raise InvalidInput(
                 f"node count {self.nodes} is above the supported {MAX_NODES}"
             )
+        if not isinstance(self.watcher_interval, int) or self.watcher_interval < 0:
+            raise InvalidInput(
+                f"invalid watcher interval {self.watcher_interval!r}",
+                "give seconds, or 0 to never run ganeti-watcher")
         if not isinstance(self.instances, int) or self.instances < 0:
             raise InvalidInput(
                 f"invalid instance count {self.instances!r}", "give 0 or more"

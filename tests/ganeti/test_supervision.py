@@ -1,0 +1,104 @@
+"""Every Ganeti daemon under the supervisor, whoever started it; failures on demand.
+
+Tests in this module run in order and share one 3-node cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tarfile
+
+from helpers import Cli, host_pid, parent_pid, wait_for
+
+
+def daemons(cli: Cli) -> dict[tuple[str, str], dict]:
+    info = json.loads(cli("status", "--json").stdout)
+    return {(d["node"], d["daemon"]): d for n in info["nodes"] for d in n["daemons"]}
+
+
+def node_column(cli: Cli, master: str, field: str) -> dict[str, str]:
+    out = cli("run", master, "gnt-node", "list", "--no-headers", "-o", f"name,{field}").stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_every_ganeti_daemon_is_a_child_of_the_supervisor(cluster3: Cli):
+    pid1 = cluster3.pid1()
+    supervisor = next(pid for pid, cmd in cluster3.cluster_processes().items()
+                      if cmd.endswith(f"vcluster-ns supervisor {cluster3.cluster}"))
+    running = {k: d for k, d in daemons(cluster3).items() if d["state"] == "running"}
+    assert len(running) == 6 + 3 + 3
+    for (node, name), d in running.items():
+        pid = host_pid(pid1, d["pid"])
+        assert pid is not None, (node, name)
+        assert parent_pid(pid) == supervisor, (node, name)
+    # None was reparented to init: Ganeti's own starts went through the shim.
+    for pid, cmd in cluster3.cluster_processes().items():
+        if "/usr/sbin/ganeti-" in cmd:
+            assert parent_pid(pid) != pid1, cmd
+
+
+def test_daemon_util_shim_answers_like_the_real_one(cluster3: Cli):
+    du = "/usr/lib/ganeti/daemon-util"
+    assert cluster3("run", "node1", du, "check", "ganeti-noded", check=False).returncode == 0
+    assert cluster3("run", "node2", du, "check", "ganeti-luxid", check=False).returncode == 1
+    assert "ganeti-noded" in cluster3("run", "node1", du, "list-start-daemons").stdout
+    bad = cluster3("run", "node1", du, "is-daemon-name", "ganeti-nope", check=False)
+    assert bad.returncode == 1
+    no_node = cluster3("shell", "-c", f"unset GANETI_HOSTNAME; {du} start ganeti-noded",
+                       check=False)
+    assert no_node.returncode == 1 and "GANETI_HOSTNAME" in no_node.stderr
+
+
+def test_kill_9_of_noded_is_restarted(cluster3: Cli):
+    before = daemons(cluster3)[("node2", "ganeti-noded")]
+    os.kill(host_pid(cluster3.pid1(), before["pid"]), signal.SIGKILL)
+
+    def restarted():
+        d = daemons(cluster3)[("node2", "ganeti-noded")]
+        return d["state"] == "running" and d["restarts"] == before["restarts"] + 1
+
+    wait_for(restarted, 60, what="noded on node2 to be restarted")
+    wait_for(lambda: node_column(cluster3, "node1", "mfree")["node2"] != "?", 60,
+             what="gnt-node list to answer for node2")
+    assert "ganeti-noded" in cluster3("logs", "node2", "noded").stdout
+
+
+def test_node_stop_and_start(cluster3: Cli):
+    cluster3("node", "stop", "node3")
+    stopped = daemons(cluster3)
+    assert all(stopped[("node3", d)]["state"] == "stopped"
+               for d in ("ganeti-noded", "ganeti-confd", "ganeti-mond"))
+    # Ganeti sees node3 as unreachable: its live fields are unknown.
+    wait_for(lambda: node_column(cluster3, "node1", "mfree")["node3"] == "?", 120,
+             what="node3 to be reported unreachable")
+    cluster3("node", "start", "node3")
+    wait_for(lambda: node_column(cluster3, "node1", "mfree")["node3"] != "?", 120,
+             what="node3 to be reachable again")
+
+
+def test_master_failover_moves_master_daemons_under_supervision(cluster3: Cli):
+    cluster3("run", "node2", "gnt-cluster", "master-failover")
+    info = json.loads(cluster3("status", "--json").stdout)
+    assert info["master"] == "node2"
+    now = daemons(cluster3)
+    for name in ("ganeti-wconfd", "ganeti-luxid", "ganeti-rapi"):
+        assert now[("node2", name)]["state"] == "running", name
+        assert now[("node2", name)]["started_by"] == "ganeti", name
+        assert now[("node1", name)]["state"] in ("stopped", "not-master"), name
+    roles = node_column(cluster3, "node2", "role")
+    assert roles == {"node1": "C", "node2": "M", "node3": "C"}
+    # And back, so that the cluster ends as it began.
+    cluster3("run", "node1", "gnt-cluster", "master-failover")
+    assert json.loads(cluster3("status", "--json").stdout)["master"] == "node1"
+
+
+def test_export_logs(cluster3: Cli, tmp_path):
+    archive = cluster3("export-logs", str(tmp_path)).stdout.strip()
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert any(n.endswith("/status.json") for n in names)
+    assert any(n.endswith("/supervisor.log") for n in names)
+    assert any("/node2/daemons/ganeti-noded.log" in n for n in names)
+    assert any("/node1/ganeti/node-daemon.log" in n for n in names)
