@@ -136,9 +136,14 @@ def run(obj: Context, node, command):
       vcluster-ns run node3 gnt-instance list
       vcluster-ns run node1 -- gnt-cluster verify --error-codes
     """
-    policy.check_command(list(command))
+    command = list(command)
+    if command[:1] == ["--"]:  # click keeps it once arguments stop interspersing
+        command = command[1:]
+    if not command:
+        raise click.UsageError("Missing argument 'COMMAND...'.")
+    policy.check_command(command)
     vc = obj.cluster()
-    code = vc.run_foreground(node, list(command), cwd=os.getcwd())
+    code = vc.run_foreground(node, command, cwd=os.getcwd())
     sys.exit(code)
 
 
@@ -149,10 +154,10 @@ def run(obj: Context, node, command):
 @pass_ctx
 def shell(obj: Context, node, command):
     """A shell on NODE (default: the master) whose prompt names the node."""
-    vc = obj.cluster()
-    spec = vc.spec()
     if command is not None:
         policy.check_command(["bash", "-c", command])
+    vc = obj.cluster()
+    spec = vc.spec()
     target = spec.resolve_node(node) if node else _master(vc)
     short = target.split(".")[0]
     if command is not None:

@@ -238,6 +238,9 @@ def create_cluster_tree(
             f"cannot create cluster in {paths.dir}: {exc.strerror or exc}",
             "check free space and permissions of --root",
         ) from None
+    except BaseException:
+        shutil.rmtree(paths.dir, ignore_errors=True)
+        raise
 
 
 def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None:

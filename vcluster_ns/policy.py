@@ -22,9 +22,24 @@ POWER_PROGRAMS = {
 SYSTEMCTL_VERBS = {"reboot", "poweroff", "halt", "kexec", "suspend", "hibernate",
                    "hybrid-sleep", "suspend-then-hibernate", "soft-reboot"}
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
-# Programs that run their arguments as a command; look through them.
-WRAPPERS = {"env", "nice", "nohup", "timeout", "sudo", "exec", "command", "time",
-            "setsid", "ionice", "stdbuf"}
+# Programs that run their arguments as a command, each with the options that
+# take a separate argument (so the argument is not mistaken for the command).
+WRAPPERS = {
+    "env": {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"},
+    "nice": {"-n", "--adjustment"},
+    "nohup": set(),
+    "timeout": {"-s", "--signal", "-k", "--kill-after"},
+    "sudo": {"-u", "--user", "-g", "--group", "-h", "--host", "-p", "--prompt",
+             "-C", "--close-from", "-D", "--chdir", "-r", "--role", "-t", "--type"},
+    "exec": {"-a"},
+    "command": set(),
+    "time": {"-f", "--format", "-o", "--output"},
+    "setsid": set(),
+    "ionice": {"-c", "--class", "-n", "--classdata", "-p", "--pid"},
+    "stdbuf": {"-i", "--input", "-o", "--output", "-e", "--error"},
+    "chroot": set(),
+    "nsenter": {"-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd"},
+}
 ALTERNATIVE = "use 'vcluster-ns node restart NODE' to simulate a power cycle"
 
 
@@ -56,10 +71,21 @@ def dangerous_operation(argv: list[str]) -> str | None:
         return f"{program} {args[0]}"
     if program == "gnt-node" and "powercycle" in args:
         return "gnt-node powercycle"
-    if program in SHELLS and "-c" in args:
-        script_index = args.index("-c") + 1
-        if script_index < len(args):
-            return dangerous_in_script(args[script_index])
+    if program in SHELLS:
+        script = shell_script(args)
+        if script is not None:
+            return dangerous_in_script(script)
+    return None
+
+
+def shell_script(args: list[str]) -> str | None:
+    """The script of ``sh -c SCRIPT``, also with bundled flags (``-lc``, ``-ec``)."""
+    for index, arg in enumerate(args):
+        if arg == "--" or not arg.startswith("-"):
+            return None
+        if not arg.startswith("--") and "c" in arg[1:]:
+            rest = [a for a in args[index + 1:] if not a.startswith("-")]
+            return rest[0] if rest else None
     return None
 
 
@@ -81,11 +107,17 @@ def _unwrap(argv: list[str]) -> list[str]:
     while argv:
         program = os.path.basename(argv[0])
         if program in WRAPPERS:
+            with_argument = WRAPPERS[program]
             argv = argv[1:]
-            # Skip the wrapper's own options and VAR=value assignments.
+            # Skip the wrapper's own options (and their arguments), VAR=value
+            # assignments, and timeout's duration.
             while argv and (argv[0].startswith("-") or "=" in argv[0]
                             or (program == "timeout" and argv[0][:1].isdigit())):
-                argv = argv[1:]
+                option = argv.pop(0)
+                if option == "--":
+                    break
+                if option in with_argument and argv:
+                    argv.pop(0)
         elif "=" in argv[0] and not argv[0].startswith("/"):
             argv = argv[1:]
         else:

@@ -128,7 +128,7 @@ class Supervisor:
                  log: Callable[[str], None] = lambda msg: None):
         self._nursery = nursery
         self._groups: dict[str, trio.Nursery] = {}
-        self._group_scopes: dict[str, trio.CancelScope] = {}
+        self._group_locks: dict[str, trio.Lock] = {}
         self.daemons: dict[tuple[str, str], Daemon] = {}
         self.policy = policy
         self.grace = grace
@@ -137,16 +137,17 @@ class Supervisor:
 
     # -- groups ------------------------------------------------------------
     async def _group(self, name: str, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        with trio.CancelScope() as scope:
-            self._group_scopes[name] = scope
-            async with trio.open_nursery() as nursery:
-                self._groups[name] = nursery
-                task_status.started()
-                await trio.sleep_forever()
+        async with trio.open_nursery() as nursery:
+            self._groups[name] = nursery
+            task_status.started()
+            await trio.sleep_forever()
 
     async def group(self, name: str) -> trio.Nursery:
-        if name not in self._groups:
-            await self._nursery.start(self._group, name)
+        # One lock per group: two first starts at once must not both create it.
+        lock = self._group_locks.setdefault(name, trio.Lock())
+        async with lock:
+            if name not in self._groups:
+                await self._nursery.start(self._group, name)
         return self._groups[name]
 
     # -- one daemon --------------------------------------------------------
@@ -289,7 +290,7 @@ class Supervisor:
             await trio.sleep(delay)
             delay = min(delay * 1.5, 1.0)
         if process.returncode is None:
-            daemon.failure = f"not ready after {self.ready_timeout:.0f}s"
+            daemon.failure = f"not ready after {self.ready_timeout:g}s"
             self.log(f"{daemon.spec.group}/{daemon.spec.name} {daemon.failure}")
             daemon.set_state(daemon.state)  # wake waiters; state stays "starting"
 
@@ -371,9 +372,10 @@ def _parse_unix(path: str) -> set[str]:
         with open(path) as fh:
             next(fh, None)
             for line in fh:
-                fields = line.split()
+                # The path is the last field and may itself hold spaces.
+                fields = line.rstrip("\n").split(None, 7)
                 # Flags 00010000 is __SO_ACCEPTCON: a listening socket.
-                if len(fields) >= 8 and fields[3] == "00010000":
+                if len(fields) == 8 and fields[3] == "00010000":
                     found.add(fields[7])
     except OSError:
         pass

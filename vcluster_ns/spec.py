@@ -37,6 +37,10 @@ INSTANCE_HOST_OFFSET = 100
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_label(kind: str, value: str) -> str:
     """Validate a single lowercase DNS label (cluster or node name)."""
     if not _LABEL.match(value or ""):
@@ -90,7 +94,7 @@ class ClusterSpec:
         check_label("cluster name", self.name)
         check_label("Ganeti cluster name", self.cluster_name)
         check_domain(self.domain)
-        if not isinstance(self.nodes, int) or self.nodes < 1:
+        if not _is_int(self.nodes) or self.nodes < 1:
             raise InvalidInput(
                 f"invalid node count {self.nodes!r}", "give at least 1 node"
             )
@@ -98,11 +102,11 @@ class ClusterSpec:
             raise InvalidInput(
                 f"node count {self.nodes} is above the supported {MAX_NODES}"
             )
-        if not isinstance(self.watcher_interval, int) or self.watcher_interval < 0:
+        if not _is_int(self.watcher_interval) or self.watcher_interval < 0:
             raise InvalidInput(
                 f"invalid watcher interval {self.watcher_interval!r}",
                 "give seconds, or 0 to never run ganeti-watcher")
-        if not isinstance(self.instances, int) or self.instances < 0:
+        if not _is_int(self.instances) or self.instances < 0:
             raise InvalidInput(
                 f"invalid instance count {self.instances!r}", "give 0 or more"
             )

@@ -1,0 +1,177 @@
+"""cli.py through click's CliRunner: help, exit codes, one-line errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from vcluster_ns.cli import main
+from vcluster_ns.spec import ClusterSpec
+
+
+@pytest.fixture
+def invoke(monkeypatch):
+    monkeypatch.delenv("VCLUSTER_NS_ROOT", raising=False)
+    monkeypatch.delenv("VCLUSTER_NS_CLUSTER", raising=False)
+
+    def run(*args):
+        return CliRunner().invoke(main, list(args))
+    return run
+
+
+def assert_one_line_error(result, code):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,words", [
+    ([], ["up", "run", "shell", "status", "logs", "down", "destroy", "node", "kill",
+          "Exit codes"]),
+    (["up"], ["--nodes", "--network", "--domain", "--instances", "--no-init"]),
+    (["run"], ["NODE", "COMMAND"]),
+    (["shell"], ["NODE", "-c"]),
+    (["status"], ["--json"]),
+    (["logs"], ["NODE", "--follow", "--lines"]),
+    (["down"], ["Stop"]),
+    (["destroy"], ["--yes"]),
+    (["node"], ["stop", "start", "restart", "powercycle"]),
+    (["node", "stop"], ["NAME"]),
+    (["node", "start"], ["NAME"]),
+    (["node", "restart"], ["NAME"]),
+    (["kill"], ["NAME", "DAEMON"]),
+])
+def test_help(invoke, args, words):
+    for flag in ("--help", "-h"):
+        result = invoke(*args, flag)
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+        for word in words:
+            assert word in result.output, (args, word)
+
+
+def test_up_with_zero_nodes(invoke, tmp_path):
+    root = tmp_path / "root"
+    line = assert_one_line_error(invoke("--root", str(root), "up", "--nodes", "0"), 2)
+    assert "node count" in line
+    assert not root.exists()
+    tmp_path.joinpath("existing").mkdir()
+    invoke("--root", str(tmp_path / "existing"), "up", "--nodes", "0")
+    assert list((tmp_path / "existing").iterdir()) == []
+
+
+def test_up_with_too_small_network(invoke, tmp_path):
+    line = assert_one_line_error(
+        invoke("--root", str(tmp_path), "up", "--nodes", "300"), 2)
+    assert "198.18.0.0/16" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_cluster_name(invoke, tmp_path):
+    line = assert_one_line_error(
+        invoke("--root", str(tmp_path), "--cluster", "Bad/Name", "status"), 2)
+    assert "Bad/Name" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_of_missing_cluster(invoke, tmp_path):
+    line = assert_one_line_error(invoke("--root", str(tmp_path), "status"), 5)
+    assert "no cluster named 'default'" in line
+
+
+def test_relative_root(invoke):
+    line = assert_one_line_error(invoke("--root", "relative/path", "status"), 2)
+    assert "relative" in line
+
+
+def test_root_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("VCLUSTER_NS_ROOT", "relative/env")
+    result = CliRunner().invoke(main, ["status"])
+    assert result.exit_code == 2
+
+
+def test_run_without_command(invoke, tmp_path):
+    result = invoke("--root", str(tmp_path), "run", "node1")
+    assert result.exit_code == 2
+    assert "Missing argument" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["reboot"], ["gnt-node", "powercycle", "node2"],
+                                     ["bash", "-c", "echo x; poweroff"]])
+def test_run_refused_before_cluster_lookup(invoke, tmp_path, command):
+    # No cluster exists: a refusal (3), not "no such cluster" (5), proves the
+    # policy is checked first.
+    line = assert_one_line_error(invoke("--root", str(tmp_path), "run", "node1", *command), 3)
+    assert "refused" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_harmless_command_reaches_cluster_lookup(invoke, tmp_path):
+    assert_one_line_error(invoke("--root", str(tmp_path), "run", "node1", "echo", "reboot"), 5)
+
+
+def test_run_double_dash_is_refused(invoke, tmp_path):
+    result = invoke("--root", str(tmp_path), "run", "node1", "--", "reboot")
+    assert result.exit_code == 3
+
+
+@pytest.fixture
+def down_cluster(tmp_path):
+    """A cluster that exists on disk but is not up (only its spec file)."""
+    spec = ClusterSpec(name="default", nodes=2)
+    (tmp_path / "default").mkdir()
+    spec.save(tmp_path / "default" / "cluster.json")
+    return tmp_path
+
+
+def test_status_of_down_cluster(invoke, down_cluster):
+    result = invoke("--root", str(down_cluster), "status")
+    assert result.exit_code == 0, result.output
+    assert "cluster default: down" in result.output
+    result = invoke("--root", str(down_cluster), "status", "--json")
+    info = json.loads(result.output)
+    assert info["state"] == "down"
+    assert info["nodes"] == [{"name": "node1", "address": "192.0.2.10"},
+                             {"name": "node2", "address": "192.0.2.11"}]
+
+
+def test_up_with_conflicting_spec(invoke, down_cluster):
+    line = assert_one_line_error(
+        invoke("--root", str(down_cluster), "up", "--nodes", "5", "--no-init"), 2)
+    assert "already exists with a different nodes" in line
+
+
+@pytest.mark.parametrize("args", [["node", "stop", "node1"], ["kill", "node1", "noded"],
+                                  ["node", "restart", "node2"]])
+def test_commands_needing_a_running_cluster(invoke, down_cluster, args):
+    line = assert_one_line_error(invoke("--root", str(down_cluster), *args), 5)
+    assert "not up" in line
+
+
+def test_unknown_node(invoke, down_cluster):
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "logs", "node9"), 2)
+    assert "unknown node 'node9'" in line
+
+
+def test_down_of_down_cluster(invoke, down_cluster):
+    result = invoke("--root", str(down_cluster), "down")
+    assert result.exit_code == 0
+    assert "was not up" in result.output
+
+
+def test_corrupted_spec_is_failure(invoke, down_cluster):
+    (down_cluster / "default" / "cluster.json").write_text("{broken")
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "status"), 1)
+    assert "corrupted" in line
+
+
+def test_destroy_down_cluster(invoke, down_cluster):
+    result = invoke("--root", str(down_cluster), "destroy", "--yes")
+    assert result.exit_code == 0, result.output
+    assert not (down_cluster / "default").exists()
+    assert_one_line_error(invoke("--root", str(down_cluster), "destroy", "--yes"), 5)

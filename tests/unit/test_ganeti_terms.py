@@ -1,0 +1,61 @@
+"""ganeti.py: daemon arguments, readiness probes and master detection."""
+
+from pathlib import Path
+
+from vcluster_ns import ganeti
+from vcluster_ns.ganeti import Readiness
+from vcluster_ns.spec import ClusterSpec
+
+SPEC = ClusterSpec(nodes=2)
+
+
+def test_daemon_args_bind_the_node_address():
+    args = ganeti.daemon_args(SPEC, "node2")
+    assert args["NODED_ARGS"] == "--no-mlock -b 192.0.2.11"
+    assert args["CONFD_ARGS"] == "-b 192.0.2.11"
+    assert args["WCONFD_ARGS"] == "" and args["LUXID_ARGS"] == ""
+
+
+def test_daemon_argv():
+    assert ganeti.daemon_argv(SPEC, "node1", "ganeti-noded") == [
+        "/usr/sbin/ganeti-noded", "-f", "--no-mlock", "-b", "192.0.2.10"]
+    assert ganeti.daemon_argv(SPEC, "node1", "ganeti-wconfd", ["--force-node"]) == [
+        "/usr/sbin/ganeti-wconfd", "-f", "--force-node"]
+
+
+def test_readiness():
+    root = Path("/r/c/node1")
+    assert ganeti.readiness(SPEC, root, "node1", "ganeti-noded") == \
+        Readiness(tcp=("192.0.2.10", 1811))
+    assert ganeti.readiness(SPEC, root, "node1", "ganeti-confd") == \
+        Readiness(udp=("192.0.2.10", 1814))
+    assert ganeti.readiness(SPEC, root, "node1", "ganeti-luxid") == \
+        Readiness(unix="/r/c/node1/var/run/ganeti/socket/ganeti-query")
+    assert ganeti.readiness(SPEC, root, "node1", "ganeti-unknown") == Readiness()
+
+
+def test_master_detection(tmp_path):
+    root = tmp_path / "node1"
+    assert ganeti.master_of(root) is None
+    assert not ganeti.is_initialised(root)
+    assert ganeti.daemons_for(root, "node1") == list(ganeti.NODE_DAEMONS)
+    (root / "var/lib/ganeti").mkdir(parents=True)
+    (root / "var/lib/ganeti/ssconf_master_node").write_text("node1\n")
+    (root / "var/lib/ganeti/server.pem").write_text("x")
+    assert ganeti.master_of(root) == "node1"
+    assert ganeti.is_initialised(root)
+    assert ganeti.daemons_for(root, "node1") == list(ganeti.START_ORDER)
+    assert ganeti.daemons_for(root, "node2") == list(ganeti.NODE_DAEMONS)
+
+
+def test_init_and_node_add_argv():
+    argv = ganeti.init_argv(ClusterSpec(domain="example.test"))
+    assert argv[:2] == ["gnt-cluster", "init"]
+    assert argv[-1] == "cluster.example.test"
+    assert "--file-storage-dir=/srv/ganeti/file-storage" in argv
+    assert ganeti.node_add_argv("node2") == ["gnt-node", "add", "--no-ssh-key-check",
+                                             "node2"]
+
+
+def test_shipped_os_definitions():
+    assert (ganeti.os_definitions_dir() / "dummy" / "create").is_file()

@@ -1,0 +1,121 @@
+"""mounts.py: shim placement through symlinks and the cluster's mount plan."""
+
+import os
+from pathlib import Path
+
+from vcluster_ns import mounts
+from vcluster_ns import namespaces as ns
+from vcluster_ns.layout import ClusterPaths
+from vcluster_ns.mounts import (Bind, FreshFs, MakePrivate, Overlay, plan_cluster_mounts,
+                                plan_node_mounts, shim_overlays, shim_path)
+
+
+def symlinked_dirs(tmp_path):
+    real = tmp_path / "usr" / "sbin"
+    real.mkdir(parents=True)
+    (tmp_path / "sbin").symlink_to(real)          # /sbin -> /usr/sbin style
+    other = tmp_path / "usr" / "bin"
+    other.mkdir()
+    return os.path.realpath(real), os.path.realpath(other)
+
+
+def test_shim_path_resolves_symlinked_directory(tmp_path):
+    real, _ = symlinked_dirs(tmp_path)
+    shims = Path("/c/shims")
+    via_link = shim_path(shims, str(tmp_path / "sbin" / "reboot"))
+    direct = shim_path(shims, str(tmp_path / "usr" / "sbin" / "reboot"))
+    assert via_link == direct == Path("/c/shims" + real) / "reboot"
+
+
+def test_shim_path_does_not_resolve_the_program_itself(tmp_path):
+    real, other = symlinked_dirs(tmp_path)
+    (tmp_path / "usr" / "sbin" / "reboot").symlink_to("/bin/systemctl")
+    assert shim_path(Path("/s"), str(tmp_path / "sbin" / "reboot")) == \
+        Path("/s" + real) / "reboot"
+
+
+def test_shim_overlays_one_per_real_directory(tmp_path):
+    real, other = symlinked_dirs(tmp_path)
+    shims = Path("/c/shims")
+    overlays = shim_overlays(shims, [
+        str(tmp_path / "sbin" / "reboot"),
+        str(tmp_path / "usr" / "sbin" / "halt"),
+        str(tmp_path / "usr" / "bin" / "ssh"),
+        str(tmp_path / "usr" / "bin" / "scp"),
+    ])
+    assert overlays == sorted([
+        Overlay(target=real, lower=("/c/shims" + real, real)),
+        Overlay(target=other, lower=("/c/shims" + other, other)),
+    ], key=lambda o: o.target)
+    for overlay in overlays:
+        assert overlay.upper is None and overlay.work is None
+        assert overlay.options() == f"lowerdir=/c/shims{overlay.target}:{overlay.target}"
+        assert overlay.describe().startswith("read-only overlay on")
+
+
+def test_shim_overlays_empty():
+    assert shim_overlays(Path("/s"), []) == []
+
+
+def test_overlay_options():
+    ro = Overlay("/usr/bin", lower=("/shims/usr/bin", "/usr/bin"))
+    assert ro.options() == "lowerdir=/shims/usr/bin:/usr/bin"
+    rw = Overlay("/etc", lower=("/etc",), upper="/c/etc", work="/c/.overlay-work/etc")
+    assert rw.options() == "lowerdir=/etc,upperdir=/c/etc,workdir=/c/.overlay-work/etc"
+    assert rw.describe().startswith("writable overlay on /etc")
+
+
+def test_plan_cluster_mounts_order():
+    paths = ClusterPaths(Path("/r/c1"))
+    ops = plan_cluster_mounts(paths, ["/usr/sbin/reboot", "/usr/bin/ssh"])
+    assert ops[0] == MakePrivate("/")
+    assert ops[1] == FreshFs("proc", "/proc")
+    assert ops[2].fstype == "sysfs" and ops[2].target == "/sys"
+    assert ops[2].flags & ns.MS_RDONLY
+    assert ops[3] == Overlay("/etc", lower=("/etc",), upper="/r/c1/etc",
+                             work="/r/c1/.overlay-work/etc")
+    assert Bind("/r/c1/console.log", "/dev/console") in ops
+    assert Bind("/r/c1/srv", "/srv") in ops
+    # only MakePrivate comes first: nothing may be mounted before it
+    assert [type(op) for op in ops].count(MakePrivate) == 1
+    # the shim overlays come last, one per resolved directory
+    shim_dirs = sorted({os.path.realpath("/usr/sbin"), os.path.realpath("/usr/bin")})
+    tail = ops[-len(shim_dirs):]
+    assert [op.target for op in tail] == shim_dirs
+    assert all(isinstance(op, Overlay) and op.upper is None for op in tail)
+    assert all(op.lower[0] == "/r/c1/shims" + op.target for op in tail)
+
+
+def test_plan_cluster_mounts_binds_private_dirs_that_exist():
+    ops = plan_cluster_mounts(ClusterPaths(Path("/r/c1")), [])
+    binds = {op.target: op.source for op in ops if isinstance(op, Bind)}
+    for sub, target in (("root", "/root"), ("var-lib-ganeti", "/var/lib/ganeti"),
+                        ("var-log-ganeti", "/var/log/ganeti")):
+        if os.path.isdir(target):
+            assert binds[target] == f"/r/c1/private/{sub}"
+        else:
+            assert target not in binds
+    # every writable place lies inside the cluster directory
+    for op in ops:
+        if isinstance(op, Bind):
+            assert op.source.startswith("/r/c1/")
+    assert "/tmp" not in {getattr(op, "target", None) for op in ops}
+
+
+def test_plan_node_mounts():
+    assert plan_node_mounts(ClusterPaths(Path("/r/c1")), "node2") == [
+        Bind("/r/c1/node2/file-storage", "/srv/ganeti/file-storage")]
+
+
+def test_describe_texts():
+    assert "private" in MakePrivate("/").describe()
+    assert FreshFs("proc", "/proc").describe() == "mount a fresh proc on /proc"
+    assert Bind("/a", "/b").describe() == "bind /a over /b"
+
+
+def test_read_mount_table(tmp_path):
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 0:21 / /proc rw,nosuid shared:5 - proc proc rw\n"
+        "23 1 0:22 / /sys rw,nosuid shared:6 - sysfs sysfs rw\n")
+    assert mounts.read_mount_table(str(info)) == ["/proc", "/sys"]
