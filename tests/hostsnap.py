@@ -60,6 +60,17 @@ def live_processes(uid: int | None = None) -> dict[int, str]:
     return found
 
 
+def _could_be_ours(pid: int, cmd: str) -> bool:
+    """Could this process be left over by a cluster (not an unrelated one of the
+    same user, e.g. another test run)?  Everything a cluster starts is either
+    in a pid namespace of its own or one of vcluster-ns's titled processes."""
+    try:
+        foreign_ns = os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return False
+    return foreign_ns or "vcluster-ns " in cmd or "ganeti" in cmd
+
+
 @dataclasses.dataclass(frozen=True)
 class HostSnapshot:
     files: dict
@@ -92,7 +103,7 @@ class HostSnapshot:
             diff.append(f"host mounts: +{sorted(set(later.mounts) - set(self.mounts))}")
         me = os.getpid()
         new = {pid: cmd for pid, cmd in later.processes.items()
-               if pid not in self.processes and pid != me}
+               if pid not in self.processes and pid != me and _could_be_ours(pid, cmd)}
         if new:
             diff.append(f"processes left: {new}")
         return diff
