@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import traceback
 from pathlib import Path
@@ -30,7 +31,9 @@ import prctl
 
 from . import mounts, namespaces as ns, netns
 from .layout import ClusterPaths
+from .errors import VclusterError
 from .pidfile import PidFile
+from .portforward import open_host_listener
 from .shims import SHIM_TARGETS
 from .spec import ClusterSpec
 
@@ -89,7 +92,8 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
         start_node_anchor(paths, node)
 
 
-def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int) -> None:
+def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
+             rapi_listener: socket.socket | None) -> None:
     """pid 1 of the cluster: set up, start the service, reap until it ends."""
     prctl.set_proctitle(f"vcluster-ns init {spec.name}")
     try:
@@ -104,7 +108,7 @@ def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int) -> None:
         from . import service as service_module
         code = 1
         try:
-            code = service_module.main(paths, spec)
+            code = service_module.main(paths, spec, rapi_listener)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -112,6 +116,8 @@ def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int) -> None:
             os._exit(code)
     os.write(ready_w, b"ok")
     os.close(ready_w)
+    if rapi_listener is not None:
+        rapi_listener.close()  # the service has it
 
     def forward(signum, frame):
         try:
@@ -136,6 +142,16 @@ def main(argv: list[str]) -> int:
     paths = ClusterPaths(Path(argv[1]))
     spec = ClusterSpec.load(paths.spec_file)
     prctl.set_proctitle(f"vcluster-ns launcher {spec.name}")
+    rapi_listener = None
+    if spec.rapi_port is not None:
+        # Bound here, while still in the host's network namespace: it stays
+        # on the host's loopback, and the service inside accepts on it.
+        try:
+            rapi_listener = open_host_listener(spec.rapi_port)
+        except VclusterError as exc:
+            log(f"error: {exc.one_line()}")
+            return 2
+        paths.rapi_port_file.write_text(f"{rapi_listener.getsockname()[1]}\n")
     try:
         ns.become_namespace_root(LAUNCHER_NAMESPACES)
     except Exception as exc:
@@ -145,8 +161,10 @@ def main(argv: list[str]) -> int:
     init = os.fork()
     if init == 0:
         os.close(ready_r)
-        run_init(paths, spec, ready_w)
+        run_init(paths, spec, ready_w, rapi_listener)
     os.close(ready_w)
+    if rapi_listener is not None:
+        rapi_listener.close()
     answer = os.read(ready_r, 65536).decode()
     os.close(ready_r)
     pidfile = PidFile(paths.pid_file)

@@ -96,22 +96,26 @@ def main(ctx, cluster, root):
 @click.option("--watcher-interval", type=int, default=DEFAULT_WATCHER_INTERVAL,
               show_default=True, metavar="SECONDS",
               help="Run ganeti-watcher on every node this often (0: never), as cron would.")
+@click.option("--rapi-port", type=int, default=None, metavar="PORT",
+              help="Make the master's RAPI reachable at https://127.0.0.1:PORT on the "
+                   "host (0: a free port); 'status' shows URL and credentials.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
               "do not run gnt-cluster init / gnt-node add.")
 @click.pass_context
-def up(ctx, nodes, network, domain, instances, watcher_interval, no_init):
+def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, no_init):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
     was brought down comes back with its Ganeti configuration and instances.
     """
     obj: Context = ctx.obj
-    given = {name for name in ("nodes", "network", "domain", "instances", "watcher_interval")
+    given = {name for name in ("nodes", "network", "domain", "instances", "watcher_interval",
+                               "rapi_port")
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     vc = obj.cluster()
     spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
                        domain=domain, instances=instances,
-                       watcher_interval=watcher_interval)
+                       watcher_interval=watcher_interval, rapi_port=rapi_port)
     if not vc.up(spec, given, init=not no_init):
         click.echo(f"cluster {obj.cluster_name!r} is already up")
         return
@@ -191,6 +195,10 @@ def status(obj: Context, as_json):
         return
     click.echo(f"ganeti cluster {info['ganeti_cluster']} ({info['cluster_ip']}), "
                f"master {info.get('master') or '-'}, network {info['network']}")
+    rapi = info.get("rapi")
+    if rapi:
+        click.echo(f"RAPI {rapi['url']}  user {rapi['user']}  password in "
+                   f"{rapi['password_file']}  CA {rapi['ca']}")
     for node in info["nodes"]:
         flag = " STOPPED" if node["stopped"] else ""
         click.echo(f"  {node['name']:<12} {node['address']:<15} {node['role'] or '-'}{flag}")

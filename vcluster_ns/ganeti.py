@@ -103,6 +103,23 @@ def readiness(spec: ClusterSpec, node_root: Path, node: str, daemon: str) -> Rea
     return Readiness()
 
 
+RAPI_PORT = PORTS["ganeti-rapi"]
+RAPI_USER = "vcluster"
+
+
+def rapi_users_file(node_root: Path) -> Path:
+    return node_root / "var/lib/ganeti/rapi/users"
+
+
+def rapi_certificate(node_root: Path) -> Path:
+    """The RAPI server's self-signed certificate: the CA a client must trust."""
+    return node_root / "var/lib/ganeti/rapi.pem"
+
+
+def render_rapi_users(password: str) -> str:
+    return f"# Written by vcluster-ns\n{RAPI_USER} {password} write\n"
+
+
 def pid_file(node_root: Path, daemon: str) -> Path:
     return node_root / "var/run/ganeti" / f"{daemon}.pid"
 

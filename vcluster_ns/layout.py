@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,14 @@ class ClusterPaths:
     @property
     def state_file(self) -> Path:
         return self.dir / "state.json"
+
+    @property
+    def rapi_port_file(self) -> Path:
+        return self.dir / "rapi.port"
+
+    @property
+    def rapi_password_file(self) -> Path:
+        return self.dir / "rapi-password"
 
     @property
     def logs(self) -> Path:
@@ -255,6 +264,8 @@ def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None
     shutil.copytree(os_definitions, paths.os_dir, symlinks=True)
     write_etc_files(paths, spec, users, groups)
     paths.console_log.touch()
+    paths.rapi_password_file.touch(mode=0o600)
+    paths.rapi_password_file.write_text(secrets.token_urlsafe(18) + "\n")
     for node in spec.node_names:
         create_node_tree(paths, node, node_defaults[node])
 

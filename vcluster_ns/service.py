@@ -16,7 +16,7 @@ import time
 import prctl
 import trio
 
-from . import control, ganeti
+from . import control, ganeti, portforward
 from .layout import ClusterPaths
 from .runner import (RUNNING, STARTING, DaemonSpec, ListenTable,
                      RestartPolicy, Supervisor, tail)
@@ -175,7 +175,15 @@ class ClusterService:
                 "stopped": node in self.stopped_nodes,
                 "daemons": [d for d in daemons if d["node"] == node],
             })
+        rapi = None
+        if self.spec.rapi_port is not None:
+            master_root = self.paths.node_root(self.master() or self.spec.master_node)
+            port = self.paths.rapi_port_file.read_text().strip()
+            rapi = {"url": f"https://127.0.0.1:{port}", "user": ganeti.RAPI_USER,
+                    "password_file": str(self.paths.rapi_password_file),
+                    "ca": str(ganeti.rapi_certificate(master_root))}
         return {
+            "rapi": rapi,
             "cluster": self.spec.name,
             "ganeti_cluster": self.spec.cluster_fqdn,
             "cluster_ip": str(self.spec.cluster_ip),
@@ -241,6 +249,25 @@ class ClusterService:
                                f"see {self.paths.node_log_dir(node) / 'commands.log'}")
         marker.touch()
 
+    def rapi_password(self) -> str:
+        path = self.paths.rapi_password_file
+        if not path.exists():  # clusters created before RAPI users existed
+            import secrets
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(18) + "\n")
+        return path.read_text().strip()
+
+    def write_rapi_users(self, node: str) -> None:
+        """Every node gets the RAPI user, so it works on whichever is master."""
+        users = ganeti.rapi_users_file(self.paths.node_root(node))
+        if users.parent.is_dir():
+            users.write_text(ganeti.render_rapi_users(self.rapi_password()))
+            users.chmod(0o640)
+
+    def rapi_target(self) -> tuple[str, int]:
+        master = self.master() or self.spec.master_node
+        return str(self.spec.node_ip(master)), ganeti.RAPI_PORT
+
     async def boot_node(self, node: str, by: str = "supervisor") -> dict:
         self.stopped_nodes.discard(node)
         root = self.paths.node_root(node)
@@ -256,6 +283,7 @@ class ClusterService:
         async def one(node: str) -> None:
             async with limiter:
                 await self.ensure_dirs(node)
+            self.write_rapi_users(node)
             answer = await self.boot_node(node)
             if not answer["ok"]:
                 failures.append(answer["error"])
@@ -290,13 +318,15 @@ class ClusterService:
                 await self.run_in_node(node, ["/usr/sbin/ganeti-watcher"])
 
 
-async def amain(paths: ClusterPaths, spec: ClusterSpec) -> int:
+async def amain(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> int:
     async with trio.open_nursery() as nursery:
         supervisor = Supervisor(nursery, RestartPolicy(), log=log)
         service = ClusterService(paths, spec, supervisor)
         await nursery.start(control.serve, paths.control_socket, service.handle)
         nursery.start_soon(service.ssh_ports)
         nursery.start_soon(signal_watch, service)
+        if rapi_listener is not None:
+            nursery.start_soon(portforward.forward, rapi_listener, service.rapi_target)
         log(f"control socket ready; booting {len(spec.node_names)} nodes")
         try:
             await service.boot()
@@ -320,7 +350,7 @@ async def signal_watch(service: ClusterService) -> None:
             service.shutdown_requested.set()
 
 
-def main(paths: ClusterPaths, spec: ClusterSpec) -> int:
+def main(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> int:
     prctl.set_proctitle(f"vcluster-ns supervisor {spec.name}")
     os.chdir("/")
-    return trio.run(amain, paths, spec)
+    return trio.run(amain, paths, spec, rapi_listener)

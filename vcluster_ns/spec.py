@@ -89,6 +89,7 @@ class ClusterSpec:
     instances: int = DEFAULT_INSTANCES
     cluster_name: str = "cluster"
     watcher_interval: int = DEFAULT_WATCHER_INTERVAL
+    rapi_port: int | None = None  # host loopback port for RAPI (0: any free one)
 
     def __post_init__(self) -> None:
         check_label("cluster name", self.name)
@@ -106,6 +107,10 @@ class ClusterSpec:
             raise InvalidInput(
                 f"invalid watcher interval {self.watcher_interval!r}",
                 "give seconds, or 0 to never run ganeti-watcher")
+        if self.rapi_port is not None and (
+                not _is_int(self.rapi_port) or not 0 <= self.rapi_port <= 65535):
+            raise InvalidInput(f"invalid RAPI port {self.rapi_port!r}",
+                               "give a port number from 1024 to 65535, or 0 for a free one")
         if not _is_int(self.instances) or self.instances < 0:
             raise InvalidInput(
                 f"invalid instance count {self.instances!r}", "give 0 or more"
