@@ -244,6 +244,39 @@ def _follow(files: list[Path]) -> None:
         pass
 
 
+@main.command()
+@click.option("--nodes", "-n", type=int, default=DEFAULT_NODES, show_default=True,
+              help="Check resources for this many nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(nodes, as_json):
+    """Check that this machine can run a cluster of N nodes; say how to fix what is not.
+
+    Exit status 0 when nothing fails, 4 otherwise.
+    """
+    from . import doctor as doctor_module
+
+    checks = doctor_module.run_checks(nodes)
+    failed = any(c.status == doctor_module.FAIL for c in checks)
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "nodes": nodes,
+                               "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        for c in checks:
+            click.echo(f"{style_status(c.status)} {c.name}: {c.detail}")
+            if c.fix and c.status != doctor_module.OK:
+                click.echo(f"       fix: {c.fix}")
+    if failed:
+        sys.exit(int(ExitCode.ENVIRONMENT))
+
+
+def style_status(status: str) -> str:
+    colors = {"ok": "green", "warn": "yellow", "fail": "red"}
+    text = f"[{status:>4}]"
+    if os.environ.get("NO_COLOR"):
+        return text
+    return click.style(text, fg=colors.get(status))
+
+
 @main.command("export-logs")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @pass_ctx

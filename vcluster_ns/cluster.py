@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import control, enter, ganeti, layout
+from . import control, doctor, enter, ganeti, layout
 from .errors import (ClusterNotUp, EnvironmentUnsupported, InvalidInput,
                      OperationFailed, VclusterError)
 from .layout import ClusterPaths
@@ -41,8 +41,8 @@ def default_root() -> Path:
     return Path(base) / "vcluster-ns"
 
 
-def preflight(require_ganeti: bool = True) -> None:
-    """What must hold before anything is created."""
+def preflight(nodes: int, require_ganeti: bool = True) -> None:
+    """What must hold before anything is created (doctor's fast checks too)."""
     missing = ganeti.missing_programs()
     if missing and require_ganeti:
         raise EnvironmentUnsupported(
@@ -50,6 +50,7 @@ def preflight(require_ganeti: bool = True) -> None:
             "install the Debian packages: apt-get install ganeti ganeti-os-noop",
         )
     probe_user_namespaces()
+    doctor.require(nodes)
 
 
 class VirtualCluster:
@@ -104,7 +105,8 @@ class VirtualCluster:
            init: bool = True) -> bool:
         """Bring the cluster up; False if it already was. ``given`` names the
         spec fields the user set explicitly (checked against an existing cluster)."""
-        if self.exists():
+        created = not self.exists()
+        if not created:
             existing = self.spec()
             if spec is not None:
                 differ = spec.differences(existing, set(given))
@@ -119,13 +121,12 @@ class VirtualCluster:
             if not os.access(self.paths.dir, os.W_OK | os.X_OK):
                 raise InvalidInput(f"cluster directory {self.paths.dir} is not writable",
                                    "fix its permissions, or use another --root")
+            preflight(spec.nodes, require_ganeti=init)
         else:
             spec = spec or ClusterSpec(name=self.name)
-            preflight(require_ganeti=init)
+            preflight(spec.nodes, require_ganeti=init)
             self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
             self.create(spec)
-        if init and ganeti.missing_programs():
-            preflight()
         self.start_supervisor()
         if init:
             self.bootstrap(spec)
@@ -135,6 +136,7 @@ class VirtualCluster:
         self.progress("starting namespaces and supervisor")
         spec = self.spec()
         write_shims(self.paths.shims, self.paths.dir)
+        layout.ensure_runtime_files(self.paths)
         for stale in (self.paths.pid_file, self.paths.control_socket):
             if stale.exists() or stale.is_symlink():
                 stale.unlink()

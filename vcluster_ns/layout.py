@@ -110,6 +110,10 @@ class ClusterPaths:
         return self.dir / "state.json"
 
     @property
+    def sysrq_tripwire(self) -> Path:
+        return self.dir / "sysrq-trigger"
+
+    @property
     def rapi_port_file(self) -> Path:
         return self.dir / "rapi.port"
 
@@ -264,10 +268,18 @@ def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None
     shutil.copytree(os_definitions, paths.os_dir, symlinks=True)
     write_etc_files(paths, spec, users, groups)
     paths.console_log.touch()
+    paths.sysrq_tripwire.touch()
     paths.rapi_password_file.touch(mode=0o600)
     paths.rapi_password_file.write_text(secrets.token_urlsafe(18) + "\n")
     for node in spec.node_names:
         create_node_tree(paths, node, node_defaults[node])
+
+
+def ensure_runtime_files(paths: ClusterPaths) -> None:
+    """Files every start needs (also for clusters made by an older version)."""
+    (paths.dir / "tmp").mkdir(mode=0o1777, exist_ok=True)
+    for path in (paths.console_log, paths.sysrq_tripwire):
+        path.touch()
 
 
 def write_etc_files(paths: ClusterPaths, spec: ClusterSpec,

@@ -15,6 +15,8 @@ The private view:
   and group come from there, and renaming a file over ``/etc/hosts`` works
   (Ganeti's ``SetEtcHostsEntry`` does that; a single-file bind mount would
   answer EBUSY);
+* ``/proc/sysrq-trigger``, where the kernel has it, a tripwire file: a
+  write records the attempt instead of rebooting the machine;
 * ``/dev/console`` a log file (noded's logging opens it for writing);
 * ``/srv``, ``/root``, ``/var/lib/ganeti``, ``/var/log/ganeti``
   bound from the cluster directory, so nothing a cluster writes lands on
@@ -34,6 +36,8 @@ from pathlib import Path
 
 from . import namespaces as ns
 from .layout import FILE_STORAGE_DIR, ClusterPaths
+
+SYSRQ_TRIGGER = "/proc/sysrq-trigger"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,10 +121,20 @@ def shim_path(shims_root: Path, target: str) -> Path:
     return Path(str(shims_root) + real_dir) / os.path.basename(target)
 
 
-def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str]) -> list[MountOp]:
+def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
+                        sysrq: bool | None = None) -> list[MountOp]:
+    """``sysrq``: does the kernel have /proc/sysrq-trigger (default: look)."""
+    if sysrq is None:
+        sysrq = os.path.exists(SYSRQ_TRIGGER)
     ops: list[MountOp] = [
         MakePrivate("/"),
         FreshFs("proc", "/proc"),
+    ]
+    if sysrq:
+        # A harmless tripwire: Ganeti's powercycle writes 'b' here; the write
+        # lands in a file of the cluster and the service reports it.
+        ops.append(Bind(str(paths.sysrq_tripwire), SYSRQ_TRIGGER))
+    ops += [
         FreshFs("sysfs", "/sys", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY),
         Overlay("/etc", lower=("/etc",), upper=str(paths.etc_upper),
                 work=str(paths.overlay_work / "etc")),

@@ -305,6 +305,20 @@ class ClusterService:
 
         await trio.serve_listeners(close, listeners)
 
+    async def sysrq_tripwire(self) -> None:
+        """Report writes to the cluster's /proc/sysrq-trigger stand-in."""
+        path = self.paths.sysrq_tripwire
+        while True:
+            try:
+                if path.stat().st_size:
+                    written = path.read_bytes()[:16]
+                    path.write_bytes(b"")
+                    log(f"REFUSED sysrq-trigger write {written!r} (a power operation "
+                        "never reaches the kernel)")
+            except OSError:
+                pass
+            await trio.sleep(1)
+
     async def watcher(self) -> None:
         """Run ganeti-watcher on every joined node, as cron would."""
         if not self.spec.watcher_interval:
@@ -325,6 +339,7 @@ async def amain(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> i
         await nursery.start(control.serve, paths.control_socket, service.handle)
         nursery.start_soon(service.ssh_ports)
         nursery.start_soon(signal_watch, service)
+        nursery.start_soon(service.sysrq_tripwire)
         if rapi_listener is not None:
             nursery.start_soon(portforward.forward, rapi_listener, service.rapi_target)
         log(f"control socket ready; booting {len(spec.node_names)} nodes")

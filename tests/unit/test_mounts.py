@@ -119,3 +119,16 @@ def test_read_mount_table(tmp_path):
         "22 1 0:21 / /proc rw,nosuid shared:5 - proc proc rw\n"
         "23 1 0:22 / /sys rw,nosuid shared:6 - sysfs sysfs rw\n")
     assert mounts.read_mount_table(str(info)) == ["/proc", "/sys"]
+
+
+def test_sysrq_tripwire_only_where_the_kernel_has_it(tmp_path):
+    from vcluster_ns.layout import ClusterPaths
+    from vcluster_ns.mounts import Bind, plan_cluster_mounts
+
+    paths = ClusterPaths(tmp_path / "c")
+    with_sysrq = plan_cluster_mounts(paths, [], sysrq=True)
+    tripwire = Bind(str(paths.sysrq_tripwire), "/proc/sysrq-trigger")
+    assert tripwire in with_sysrq
+    # After the fresh /proc it covers, before anything else.
+    assert with_sysrq.index(tripwire) == 2
+    assert tripwire not in plan_cluster_mounts(paths, [], sysrq=False)

@@ -1,0 +1,122 @@
+"""doctor's checks against simulated machines (no sysctl or host file changed)."""
+
+from __future__ import annotations
+
+import resource
+
+import pytest
+
+from vcluster_ns import doctor
+from vcluster_ns.errors import EnvironmentUnsupported
+
+
+class FakeMachine(doctor.Machine):
+    def __init__(self, sysctls=None, packages=None, programs=None, mem=24000,
+                 nofile=65536, nproc=100000, userns_error=None, links_error=None,
+                 files=()):
+        self.sysctls = {"fs.inotify.max_user_instances": "128", **(sysctls or {})}
+        self.packages = {"ganeti": "3.0.2-3", "ganeti-os-noop": "0.2-5"} \
+            if packages is None else packages
+        self.programs = programs
+        self.mem = mem
+        self.limits = {resource.RLIMIT_NOFILE: nofile, resource.RLIMIT_NPROC: nproc}
+        self._userns_error = userns_error
+        self._links_error = links_error
+        self.files = set(files)
+
+    def sysctl(self, name):
+        return self.sysctls.get(name)
+
+    def exists(self, path):
+        return path in self.files
+
+    def package_version(self, package):
+        return self.packages.get(package)
+
+    def which(self, program):
+        if self.programs is None:
+            return f"/usr/bin/{program}"
+        return f"/usr/bin/{program}" if program in self.programs else None
+
+    def mem_available_mb(self):
+        return self.mem
+
+    def rlimit(self, which):
+        return self.limits[which]
+
+    def userns_error(self):
+        return self._userns_error
+
+    def link_kinds_error(self):
+        return self._links_error
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_a_good_machine_passes():
+    checks = by_name(doctor.run_checks(3, FakeMachine(files={"/proc/sysrq-trigger"})))
+    assert all(c.status == doctor.OK for name, c in checks.items()
+               if name not in ("ganeti",)), checks
+    assert "tripwire" in checks["sysrq"].detail
+
+
+@pytest.mark.parametrize("sysctls, words", [
+    ({"kernel.unprivileged_userns_clone": "0"}, "unprivileged_userns_clone=1"),
+    ({"kernel.apparmor_restrict_unprivileged_userns": "1"}, "apparmor_restrict_unprivileged_userns=0"),
+    ({"user.max_user_namespaces": "0"}, "max_user_namespaces=15000"),
+])
+def test_userns_settings_name_their_fix(sysctls, words):
+    check = doctor.check_userns(FakeMachine(sysctls=sysctls), 3)
+    assert check.status == doctor.FAIL and words in check.fix
+
+
+def test_userns_refused_without_a_known_setting():
+    check = doctor.check_userns(FakeMachine(userns_error="Operation not permitted"), 3)
+    assert check.status == doctor.FAIL and "Operation not permitted" in check.detail
+
+
+def test_missing_noop_os_is_a_warning_and_named():
+    check = doctor.check_noop_os(FakeMachine(packages={"ganeti": "3.0.2-3"}), 3)
+    assert check.status == doctor.WARN and "apt-get install ganeti-os-noop" in check.fix
+
+
+def test_missing_programs_fail():
+    check = doctor.check_programs(FakeMachine(programs={"bash", "sleep", "ip"}), 3)
+    assert check.status == doctor.FAIL and "nsenter" in check.detail
+
+
+def test_missing_link_kinds_fail():
+    check = doctor.check_links(FakeMachine(links_error="veth: not supported"), 3)
+    assert check.status == doctor.FAIL and "veth" in check.detail
+
+
+def test_absent_sysrq_is_explained():
+    check = doctor.check_sysrq(FakeMachine(), 3)
+    assert check.status == doctor.WARN and "gnt-cluster verify" in check.detail
+
+
+def test_memory_for_n_nodes():
+    assert doctor.check_memory(FakeMachine(mem=1000), 3).status == doctor.OK
+    tight = doctor.check_memory(FakeMachine(mem=1000), 20)
+    assert tight.status == doctor.FAIL and "20 nodes" in tight.detail
+
+
+def test_inotify_bites_at_scale():
+    assert doctor.check_inotify(FakeMachine(), 100).status == doctor.OK
+    check = doctor.check_inotify(FakeMachine(), 200)
+    assert check.status == doctor.FAIL and "max_user_instances" in check.fix
+
+
+def test_limits():
+    assert doctor.check_limits(FakeMachine(nofile=256), 100).status == doctor.FAIL
+    assert doctor.check_limits(FakeMachine(nproc=100), 100).status == doctor.FAIL
+    assert doctor.check_limits(FakeMachine(), 100).status == doctor.OK
+
+
+def test_require_raises_environment_error_with_the_fix():
+    with pytest.raises(EnvironmentUnsupported) as info:
+        doctor.require(300, FakeMachine())
+    assert info.value.exit_code == 4
+    assert "sysctl -w fs.inotify.max_user_instances" in info.value.one_line()

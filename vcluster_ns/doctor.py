@@ -1,0 +1,264 @@
+"""``vcluster-ns doctor``: check everything a cluster needs, and say how to fix it.
+
+Each check reads the machine through a ``Machine`` object, so tests can
+simulate a bad environment by giving other answers (no sysctl or host file
+is changed).  A check returns ``ok``, ``warn`` (works, with a caveat) or
+``fail`` (a cluster cannot run, or will break at that size) with a fix.
+
+``up`` runs the fast checks (``FAST``) for the requested node count and
+refuses to start on a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+from . import ganeti
+from .errors import EnvironmentUnsupported, VclusterError
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+# Measured on Debian 12 with Ganeti 3.0 (see docs/performance.md).
+MB_PER_NODE = 75          # noded + confd + mond, plus our share
+MB_FIXED = 250            # master daemons, supervisor, launcher, init
+# Measured: each confd holds one inotify instance, the master's luxid one and
+# rapi two; other programs of the same user need some too.
+INOTIFY_PER_NODE = 1
+INOTIFY_FIXED = 16
+# Per-process open files of the supervisor: a pidfd and log per daemon, an
+# SSH-port listener per node.
+FDS_PER_NODE = 8
+PROCS_PER_NODE = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Machine:
+    """The answers the checks need; override any of them to simulate a machine."""
+
+    def sysctl(self, name: str) -> str | None:
+        try:
+            return Path("/proc/sys", name.replace(".", "/")).read_text().strip()
+        except OSError:
+            return None
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def package_version(self, package: str) -> str | None:
+        try:
+            out = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", package],
+                                 capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        fields = out.stdout.split()
+        if out.returncode == 0 and fields[:3] == ["install", "ok", "installed"]:
+            return fields[3] if len(fields) > 3 else "?"
+        return None
+
+    def which(self, program: str) -> str | None:
+        return shutil.which(program, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+
+    def mem_available_mb(self) -> int:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+        return 0
+
+    def rlimit(self, which: int) -> int:
+        soft, _ = resource.getrlimit(which)
+        return soft
+
+    def userns_error(self) -> str | None:
+        from .namespaces import probe_user_namespaces
+        try:
+            probe_user_namespaces()
+        except VclusterError as exc:
+            return exc.one_line()
+        return None
+
+    def link_kinds_error(self) -> str | None:
+        return _probe_links()
+
+
+def _probe_links() -> str | None:
+    """Create a bridge and a veth pair in a throw-away network namespace."""
+    from .namespaces import CLONE_NEWNET, CLONE_NEWUSER, unshare, write_id_maps
+
+    uid, gid = os.geteuid(), os.getegid()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        message = b""
+        try:
+            unshare(CLONE_NEWUSER)
+            write_id_maps("self", uid, gid)
+            unshare(CLONE_NEWNET)
+            from pyroute2 import IPRoute
+            with IPRoute() as ipr:
+                for kind, extra in (("bridge", {}), ("veth", {"peer": "probe1"})):
+                    try:
+                        ipr.link("add", ifname=f"probe-{kind}", kind=kind, **extra)
+                    except Exception as exc:  # noqa: BLE001 - reported as text
+                        message += f"{kind}: {exc}; ".encode()
+        except Exception as exc:  # noqa: BLE001
+            message = f"{exc}".encode()
+        os.write(w, message)
+        os._exit(0)
+    os.close(w)
+    answer = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    return answer or None
+
+
+# -- the checks -------------------------------------------------------------
+
+def check_userns(m: Machine, nodes: int) -> Check:
+    clone = m.sysctl("kernel.unprivileged_userns_clone")
+    if clone is not None and clone != "1":
+        return Check("user namespaces", FAIL, "kernel.unprivileged_userns_clone = " + clone,
+                     "sysctl -w kernel.unprivileged_userns_clone=1")
+    apparmor = m.sysctl("kernel.apparmor_restrict_unprivileged_userns")
+    if apparmor == "1":
+        return Check("user namespaces", FAIL,
+                     "AppArmor restricts unprivileged user namespaces "
+                     "(kernel.apparmor_restrict_unprivileged_userns = 1)",
+                     "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give "
+                     "vcluster-ns's python an AppArmor profile with 'userns,'")
+    limit = m.sysctl("user.max_user_namespaces")
+    if limit is not None and int(limit) == 0:
+        return Check("user namespaces", FAIL, "user.max_user_namespaces = 0",
+                     "sysctl -w user.max_user_namespaces=15000")
+    error = m.userns_error()
+    if error:
+        return Check("user namespaces", FAIL, error,
+                     "is this a container that forbids unshare(2)? run on the host or a VM")
+    return Check("user namespaces", OK, "unprivileged user namespaces work")
+
+
+def check_ganeti(m: Machine, nodes: int) -> Check:
+    version = m.package_version("ganeti")
+    missing = ganeti.missing_programs()
+    if version is None or missing:
+        return Check("ganeti", FAIL, "Ganeti is not installed" if version is None
+                     else f"{missing[0]} is missing",
+                     "apt-get install ganeti ganeti-os-noop")
+    if not version.startswith("3.0"):
+        return Check("ganeti", WARN, f"ganeti {version}: vcluster-ns is tested with 3.0",
+                     "use Debian 12's ganeti 3.0")
+    return Check("ganeti", OK, f"ganeti {version}")
+
+
+def check_noop_os(m: Machine, nodes: int) -> Check:
+    version = m.package_version("ganeti-os-noop")
+    if version is None:
+        return Check("ganeti-os-noop", WARN, "the 'noop' OS is missing (the shipped "
+                     "'dummy' OS still works)", "apt-get install ganeti-os-noop")
+    return Check("ganeti-os-noop", OK, f"ganeti-os-noop {version}")
+
+
+def check_programs(m: Machine, nodes: int) -> Check:
+    needed = ["nsenter", "bash", "sleep", "ip", "socat"]
+    missing = [p for p in needed if not m.which(p)]
+    if missing:
+        return Check("programs", FAIL, "missing: " + ", ".join(missing),
+                     "apt-get install util-linux iproute2 socat")
+    optional = [p for p in ("fping", "iptables-save", "curl") if not m.which(p)]
+    if optional:
+        return Check("programs", WARN, "missing (Ganeti's QA uses them): " +
+                     ", ".join(optional), "apt-get install fping iptables curl")
+    return Check("programs", OK, "nsenter, bash, ip, socat, fping, iptables, curl")
+
+
+def check_links(m: Machine, nodes: int) -> Check:
+    error = m.link_kinds_error()
+    if error:
+        return Check("network devices", FAIL, f"cannot create links: {error}",
+                     "the kernel needs bridge and veth support (CONFIG_BRIDGE, CONFIG_VETH)")
+    return Check("network devices", OK, "bridge and veth links work")
+
+
+def check_sysrq(m: Machine, nodes: int) -> Check:
+    if m.exists("/proc/sysrq-trigger"):
+        return Check("sysrq", OK, "/proc/sysrq-trigger exists: inside the cluster it is "
+                     "covered by a tripwire that records Ganeti's powercycle attempts")
+    return Check("sysrq", WARN, "/proc/sysrq-trigger is absent (CONFIG_MAGIC_SYSRQ off): "
+                 "gnt-cluster verify reports it missing on every node",
+                 "nothing to do; powercycle is refused anyway")
+
+
+def check_memory(m: Machine, nodes: int) -> Check:
+    need = MB_FIXED + MB_PER_NODE * nodes
+    have = m.mem_available_mb()
+    detail = f"{nodes} nodes need about {need} MB, {have} MB available"
+    if have < need:
+        return Check("memory", FAIL, detail, "use fewer --nodes or free memory")
+    if have < need * 1.5:
+        return Check("memory", WARN, detail, "little headroom for instances and jobs")
+    return Check("memory", OK, detail)
+
+
+def check_inotify(m: Machine, nodes: int) -> Check:
+    value = m.sysctl("fs.inotify.max_user_instances")
+    if value is None:
+        return Check("inotify", WARN, "fs.inotify.max_user_instances unreadable")
+    need = INOTIFY_PER_NODE * nodes + INOTIFY_FIXED
+    detail = f"fs.inotify.max_user_instances = {value}, {nodes} nodes need about {need}"
+    if int(value) < need:
+        return Check("inotify", FAIL, detail,
+                     f"sysctl -w fs.inotify.max_user_instances={max(need * 2, 512)}")
+    return Check("inotify", OK, detail)
+
+
+def check_limits(m: Machine, nodes: int) -> Check:
+    files = m.rlimit(resource.RLIMIT_NOFILE)
+    procs = m.rlimit(resource.RLIMIT_NPROC)
+    need_files, need_procs = FDS_PER_NODE * nodes + 256, PROCS_PER_NODE * nodes + 64
+    infinite = resource.RLIM_INFINITY
+    problems = []
+    if files != infinite and files < need_files:
+        problems.append(f"open files {files} < {need_files} (ulimit -n {need_files * 2})")
+    if procs != infinite and procs < need_procs:
+        problems.append(f"processes {procs} < {need_procs} (ulimit -u {need_procs * 2})")
+    if problems:
+        return Check("limits", FAIL, "; ".join(problems), "raise the limits shown")
+    return Check("limits", OK, f"open files {files}, processes "
+                 f"{'unlimited' if procs == infinite else procs}")
+
+
+ALL: list[Callable[[Machine, int], Check]] = [
+    check_userns, check_ganeti, check_noop_os, check_programs, check_links,
+    check_sysrq, check_memory, check_inotify, check_limits,
+]
+# What `up` checks before creating anything: cheap, and fatal when failing.
+FAST = [check_memory, check_inotify, check_limits]
+
+
+def run_checks(nodes: int, machine: Machine | None = None,
+               checks=ALL) -> list[Check]:
+    machine = machine or Machine()
+    return [check(machine, nodes) for check in checks]
+
+
+def require(nodes: int, machine: Machine | None = None) -> None:
+    """Raise on the first failing fast check (used by ``up``)."""
+    for check in run_checks(nodes, machine, FAST):
+        if check.status == FAIL:
+            raise EnvironmentUnsupported(f"{check.name}: {check.detail}", check.fix)
