@@ -10,6 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+pytest_plugins = ["pytester"]
+
 TIER_DIRS = {"namespace": "namespace", "ganeti": "ganeti"}
 
 

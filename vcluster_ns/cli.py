@@ -57,6 +57,31 @@ class Group(click.Group):
 pass_ctx = click.make_pass_decorator(Context)
 
 
+# -- shell completion (click's: eval "$(_VCLUSTER_NS_COMPLETE=bash_source vcluster-ns)")
+
+def _cluster_from(ctx: click.Context):
+    params = ctx.find_root().params
+    root = params.get("root") or os.environ.get("VCLUSTER_NS_ROOT")
+    cluster = params.get("cluster") or os.environ.get("VCLUSTER_NS_CLUSTER") or "default"
+    return VirtualCluster(cluster, Path(root) if root else None)
+
+
+def complete_node(ctx, param, incomplete):
+    """Node names of the cluster named on the command line."""
+    try:
+        names = _cluster_from(ctx).nodes
+    except (VclusterError, OSError):
+        return []
+    shorts = [n.split(".")[0] for n in names]
+    return [n for n in shorts if n.startswith(incomplete)]
+
+
+def complete_daemon(ctx, param, incomplete):
+    from .ganeti import ALL_DAEMONS
+    names = [d.removeprefix("ganeti-") for d in ALL_DAEMONS]
+    return [d for d in names if d.startswith(incomplete.removeprefix("ganeti-"))]
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--cluster", "-c", default="default", envvar="VCLUSTER_NS_CLUSTER",
               show_default=True, help="Which cluster (a name; several can run at once).")
@@ -81,6 +106,9 @@ def main(ctx, cluster, root):
     Exit codes: 0 ok, 1 failed, 2 usage, 3 refused by policy, 4 this machine
     cannot run clusters, 5 no such cluster or not up; 'run' returns the
     command's own status.
+
+    Shell completion (node and daemon names from the cluster):
+    eval "$(_VCLUSTER_NS_COMPLETE=bash_source vcluster-ns)"
     """
     ctx.obj = Context(cluster, root)
 
@@ -99,10 +127,13 @@ def main(ctx, cluster, root):
 @click.option("--rapi-port", type=int, default=None, metavar="PORT",
               help="Make the master's RAPI reachable at https://127.0.0.1:PORT on the "
                    "host (0: a free port); 'status' shows URL and credentials.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the cluster's status as JSON (see 'status --json') when up.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
               "do not run gnt-cluster init / gnt-node add.")
 @click.pass_context
-def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, no_init):
+def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, as_json,
+       no_init):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
@@ -116,7 +147,11 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, no_i
     spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
                        domain=domain, instances=instances,
                        watcher_interval=watcher_interval, rapi_port=rapi_port)
-    if not vc.up(spec, given, init=not no_init):
+    started = vc.up(spec, given, init=not no_init)
+    if as_json:
+        click.echo(json.dumps({"started": started, **vc.status()}, indent=2))
+        return
+    if not started:
         click.echo(f"cluster {obj.cluster_name!r} is already up")
         return
     spec = vc.spec()
@@ -128,7 +163,7 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, no_i
 
 @main.command(context_settings={"ignore_unknown_options": True,
                                 "allow_interspersed_args": False})
-@click.argument("node")
+@click.argument("node", shell_complete=complete_node)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_ctx
 def run(obj: Context, node, command):
@@ -152,7 +187,7 @@ def run(obj: Context, node, command):
 
 
 @main.command()
-@click.argument("node", required=False)
+@click.argument("node", required=False, shell_complete=complete_node)
 @click.option("-c", "command", metavar="SCRIPT", help="Run SCRIPT with bash -c instead "
               "of an interactive shell.")
 @pass_ctx
@@ -210,8 +245,8 @@ def status(obj: Context, as_json):
 
 
 @main.command()
-@click.argument("node")
-@click.argument("daemon", required=False)
+@click.argument("node", shell_complete=complete_node)
+@click.argument("daemon", required=False, shell_complete=complete_daemon)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines.")
 @click.option("--lines", "-n", default=50, show_default=True, help="Lines per file.")
 @pass_ctx
@@ -321,7 +356,7 @@ def node():
 
 
 @node.command("stop")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_node)
 @pass_ctx
 def node_stop(obj: Context, name):
     """Kill every daemon of NAME at once, as if it lost power."""
@@ -332,7 +367,7 @@ def node_stop(obj: Context, name):
 
 
 @node.command("start")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_node)
 @pass_ctx
 def node_start(obj: Context, name):
     """Start NAME's daemons again."""
@@ -343,7 +378,7 @@ def node_start(obj: Context, name):
 
 
 @node.command("restart")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_node)
 @pass_ctx
 def node_restart(obj: Context, name):
     """Power-cycle NAME safely: kill its daemons, then start them."""
@@ -355,8 +390,8 @@ def node_restart(obj: Context, name):
 
 
 @main.command()
-@click.argument("name")
-@click.argument("daemon")
+@click.argument("name", shell_complete=complete_node)
+@click.argument("daemon", shell_complete=complete_daemon)
 @pass_ctx
 def kill(obj: Context, name, daemon):
     """Crash DAEMON on node NAME with SIGKILL (the supervisor restarts it)."""

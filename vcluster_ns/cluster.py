@@ -2,7 +2,7 @@
 
     vc = VirtualCluster("default")
     vc.up(ClusterSpec(nodes=3))          # create if absent, start, init Ganeti
-    vc.run("node1", ["gnt-node", "list"]).stdout
+    vc.run("node1", "gnt-node", "list").stdout
     vc.status()["nodes"]
     vc.down()
 
@@ -93,6 +93,17 @@ class VirtualCluster:
         self.require_up()
         return control.call(self.paths.control_socket, message, timeout)
 
+    @property
+    def nodes(self) -> list[str]:
+        """Node names (also their directory names)."""
+        return self.spec().node_names
+
+    @property
+    def master(self) -> str:
+        """The current Ganeti master (the first node until Ganeti says otherwise)."""
+        spec = self.spec()
+        return ganeti.master_of(self.paths.node_root(spec.master_node)) or spec.master_node
+
     # -- create / up -------------------------------------------------------
     def create(self, spec: ClusterSpec) -> None:
         node_defaults = {n: ganeti.daemon_args(spec, n) for n in spec.node_names}
@@ -137,6 +148,7 @@ class VirtualCluster:
         spec = self.spec()
         write_shims(self.paths.shims, self.paths.dir)
         layout.ensure_runtime_files(self.paths)
+        layout.write_helper_scripts(self.paths, spec, [sys.executable, "-m", "vcluster_ns.cli"])
         for stale in (self.paths.pid_file, self.paths.control_socket):
             if stale.exists() or stale.is_symlink():
                 stale.unlink()
@@ -212,13 +224,13 @@ class VirtualCluster:
             time.sleep(0.5)
 
     def node_list(self, node: str) -> list[str]:
-        result = self.run(node, ganeti.node_list_argv(), capture=True)
+        result = self.run(node, *ganeti.node_list_argv())
         if result.returncode != 0:
             return []
         return result.stdout.split()
 
     def run_checked(self, node: str, argv: list[str]) -> str:
-        result = self.run(node, argv, capture=True)
+        result = self.run(node, *argv)
         if result.returncode != 0:
             output = (result.stderr or result.stdout).strip().splitlines()
             last = output[-1] if output else f"status {result.returncode}"
@@ -248,9 +260,16 @@ class VirtualCluster:
                                "try 'vcluster-ns down' and 'vcluster-ns up'") from None
         return pid1, enter.node_mnt_ns_from_host(pid1, anchor), full
 
-    def run(self, node: str | None, argv: list[str], capture: bool = False,
+    def run(self, node: str | None, *argv: str, capture: bool = True, check: bool = False,
             input: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
-        """Run ``argv`` on ``node`` (None: the cluster without a node identity)."""
+        """Run ``argv`` on ``node`` (None: the cluster without a node identity).
+
+        Like ``subprocess.run``: output captured as text unless ``capture`` is
+        False; ``check`` raises ``subprocess.CalledProcessError`` on failure.
+        """
+        argv = list(argv)
+        if not argv:
+            raise InvalidInput("no command to run", "give a program and its arguments")
         pid1, mnt, full = self._target(node)
         env = self.node_env(full)
         fds = {}
@@ -277,6 +296,8 @@ class VirtualCluster:
         if capture:
             out, err = _read_two(pipes[0], pipes[1], timeout)
         code = enter.wait_exit_code(bridge)
+        if check and code != 0:
+            raise subprocess.CalledProcessError(code, argv, out, err)
         return subprocess.CompletedProcess(argv, code, out, err)
 
     def run_foreground(self, node: str | None, argv: list[str], cwd: str | None = None) -> int:

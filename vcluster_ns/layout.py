@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import shlex
 import shutil
 from pathlib import Path
 
@@ -282,6 +283,41 @@ def ensure_runtime_files(paths: ClusterPaths) -> None:
         path.touch()
 
 
+HELPER_SCRIPTS = {
+    # name: (what it does, body after the common head)
+    "cmd": ("run a command on a node: ./cmd NODE COMMAND...", '"$@"'),
+    "start-all": ("start every node's daemons", "daemon-util start-all"),
+    "stop-all": ("stop every node's daemons", "daemon-util stop-all"),
+    "restart-all": ("restart every node's daemons", "daemon-util stop-all, then start-all"),
+    "watcher-all": ("run ganeti-watcher on every node", "ganeti-watcher"),
+}
+
+
+def render_helper_script(name: str, vcluster_ns: list[str], root: Path, cluster: str,
+                         nodes: list[str]) -> str:
+    """The helper scripts Ganeti's vcluster-setup writes, working through vcluster-ns."""
+    what, body = HELPER_SCRIPTS[name]
+    run = " ".join(shlex.quote(a) for a in vcluster_ns) + \
+        f" --root {shlex.quote(str(root))} --cluster {shlex.quote(cluster)} run"
+    head = f"#!/bin/sh\n# {name}: {what} (vcluster-setup's helper, written by vcluster-ns)\nset -e\n"
+    if name == "cmd":
+        return head + f"exec {run} {body}\n"
+    if name == "restart-all":
+        lines = [f"{run} {n} /usr/lib/ganeti/daemon-util stop-all" for n in nodes]
+        lines += [f"{run} {n} /usr/lib/ganeti/daemon-util start-all" for n in nodes]
+        return head + "\n".join(lines) + "\n"
+    program = "/usr/lib/ganeti/" + body if body.startswith("daemon-util") else body
+    return head + "\n".join(f"{run} {n} {program}" for n in nodes) + "\n"
+
+
+def write_helper_scripts(paths: ClusterPaths, spec: ClusterSpec, vcluster_ns: list[str]) -> None:
+    for name in HELPER_SCRIPTS:
+        path = paths.dir / name
+        path.write_text(render_helper_script(name, vcluster_ns, paths.dir.parent,
+                                             spec.name, spec.node_names))
+        path.chmod(0o755)
+
+
 def write_etc_files(paths: ClusterPaths, spec: ClusterSpec,
                     users: list[str], groups: list[str]) -> None:
     (paths.etc_upper / "hosts").write_text(render_hosts(spec))
@@ -302,4 +338,11 @@ def create_node_tree(paths: ClusterPaths, node: str, defaults: dict[str, str]) -
 
 
 def remove_cluster_tree(paths: ClusterPaths) -> None:
+    # The kernel leaves overlayfs's work/work directory with mode 000; open
+    # every directory up for its owner first, or rmtree cannot descend.
+    for top, dirs, _ in os.walk(paths.dir):
+        for name in dirs:
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700)
     shutil.rmtree(paths.dir)

@@ -116,3 +116,22 @@ def test_power_operations_are_refused_at_every_door(cli: Cli):
     assert cli("run", "node1", "true").returncode == 0
     wait_for(lambda: "REFUSED" in (cli.dir / "supervisor.log").read_text(), 10,
              what="the refusal in the supervisor log")
+
+
+def test_vcluster_setup_helper_scripts_work_through_vcluster_ns(cli: Cli):
+    cli("up", "--no-init", "--nodes", "2")
+    import subprocess
+    out = subprocess.run([str(cli.dir / "cmd"), "node2", "sh", "-c", "echo $GANETI_HOSTNAME"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "node2"
+    for name in ("start-all", "stop-all", "restart-all", "watcher-all"):
+        assert (cli.dir / name).stat().st_mode & 0o111, name
+
+
+def test_destroy_removes_everything(cli: Cli):
+    before = HostSnapshot.take()
+    cli("up", "--no-init", "--nodes", "1")
+    cli("destroy", "--yes")
+    assert not cli.dir.exists()
+    wait_for(lambda: not before.differences(HostSnapshot.take()), 30,
+             what="host to look as before")

@@ -215,3 +215,16 @@ def test_cluster_paths():
     assert paths.os_dir == Path("/r/c/srv/ganeti/os")
     assert paths.node_root("node1") == Path("/r/c/node1")
     assert paths.node_log_dir("node1") == Path("/r/c/logs/node1")
+
+
+def test_remove_cluster_tree_copes_with_a_mode_000_directory(tmp_path):
+    """overlayfs leaves its work/work directory with mode 000."""
+    from vcluster_ns.layout import ClusterPaths, remove_cluster_tree
+
+    paths = ClusterPaths(tmp_path / "c")
+    locked = paths.overlay_work / "etc" / "work"
+    locked.mkdir(parents=True)
+    (locked / "f").write_text("x")
+    locked.chmod(0)
+    remove_cluster_tree(paths)
+    assert not paths.dir.exists()
