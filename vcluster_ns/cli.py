@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from . import policy
+from . import policy, ui
 from .cluster import VirtualCluster
 from .errors import ExitCode, VclusterError
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NODES,
@@ -225,7 +225,7 @@ def status(obj: Context, as_json):
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"cluster {info['cluster']}: {info['state']}  ({info['directory']})")
+    click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
     if info["state"] != "up":
         return
     click.echo(f"ganeti cluster {info['ganeti_cluster']} ({info['cluster_ip']}), "
@@ -234,14 +234,32 @@ def status(obj: Context, as_json):
     if rapi:
         click.echo(f"RAPI {rapi['url']}  user {rapi['user']}  password in "
                    f"{rapi['password_file']}  CA {rapi['ca']}")
+    rows = []
     for node in info["nodes"]:
-        flag = " STOPPED" if node["stopped"] else ""
-        click.echo(f"  {node['name']:<12} {node['address']:<15} {node['role'] or '-'}{flag}")
-        for d in node["daemons"]:
+        role = node["role"] or "-"
+        if node["stopped"]:
+            role += " (stopped)"
+        daemons = node["daemons"] or [None]
+        for i, d in enumerate(daemons):
+            first = i == 0
+            if d is None:
+                rows.append([node["name"], node["address"], role, "-", "-", "-", "", "", ""])
+                continue
             uptime = f"{d['uptime']:.0f}s" if d["uptime"] is not None else "-"
-            extra = f" exit={d['last_exit']}" if d["state"] == "failed" else ""
-            click.echo(f"      {d['daemon']:<15} {d['state']:<11} pid={d['pid'] or '-':<7} "
-                       f"restarts={d['restarts']} up={uptime} by={d['started_by']}{extra}")
+            state = d["state"] + (f" (exit {d['last_exit']})" if d["state"] == "failed" else "")
+            rows.append([node["name"] if first else "", node["address"] if first else "",
+                         role if first else "", d["daemon"].removeprefix("ganeti-"), state,
+                         str(d["pid"] or "-"), str(d["restarts"]), uptime, d["started_by"]])
+    click.echo()
+    for line in ui.table(rows, ["NODE", "ADDRESS", "ROLE", "DAEMON", "STATE", "PID",
+                                "RESTARTS", "UPTIME", "STARTED BY"], colour_column=4):
+        click.echo(line)
+    for node in info["nodes"]:
+        for d in node["daemons"]:
+            if d["state"] == "failed" and d.get("failure"):
+                click.echo(f"\n{node['name']} {d['daemon']} failed; last log lines:")
+                for line in d["failure"].splitlines():
+                    click.echo(f"  {line}")
 
 
 @main.command()
@@ -297,19 +315,11 @@ def doctor(nodes, as_json):
                                "checks": [c.as_dict() for c in checks]}, indent=2))
     else:
         for c in checks:
-            click.echo(f"{style_status(c.status)} {c.name}: {c.detail}")
+            click.echo(f"{ui.style(f'[{c.status:>4}]', key=c.status)} {c.name}: {c.detail}")
             if c.fix and c.status != doctor_module.OK:
                 click.echo(f"       fix: {c.fix}")
     if failed:
         sys.exit(int(ExitCode.ENVIRONMENT))
-
-
-def style_status(status: str) -> str:
-    colors = {"ok": "green", "warn": "yellow", "fail": "red"}
-    text = f"[{status:>4}]"
-    if os.environ.get("NO_COLOR"):
-        return text
-    return click.style(text, fg=colors.get(status))
 
 
 @main.command("export-logs")
