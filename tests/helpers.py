@@ -118,3 +118,18 @@ def host_pid(pid1: int, inner_pid: int) -> int | None:
 def parent_pid(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def expect_root() -> None:
+    """Fail unless the suite runs as the user it claims to run as.
+
+    The end-to-end tiers must run unprivileged (a pass as root could hide a
+    reliance on real root); scripts/test's extra pass as root says so with
+    VCLUSTER_NS_EXPECT_ROOT=1.
+    """
+    if os.environ.get("VCLUSTER_NS_EXPECT_ROOT") == "1":
+        assert os.geteuid() == 0, "VCLUSTER_NS_EXPECT_ROOT=1 but not running as root"
+    else:
+        assert os.geteuid() != 0, (
+            "the end-to-end tiers must run as an unprivileged user: a pass as root "
+            "would hide a reliance on real root (scripts/test does this for you)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from helpers import Cli, require, userns_available
@@ -28,9 +26,3 @@ def cluster3(tmp_path_factory):
     yield cli
     if cli.pid1():
         cli("down", check=False)
-
-
-def assert_not_real_root():
-    assert os.geteuid() != 0, (
-        "the ganeti tier must run as an unprivileged user: "
-        "a pass as root would hide a reliance on real root")

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import os
 
-from helpers import Cli, wait_for
+from helpers import Cli, expect_root, wait_for
 from hostsnap import HostSnapshot
 
-from .conftest import assert_not_real_root
 
 # What this kernel cannot give a virtual node (no CONFIG_MAGIC_SYSRQ): Ganeti
 # checks /proc/sysrq-trigger for powercycle support.  Listed explicitly so
@@ -27,7 +26,7 @@ def verify_errors(cli: Cli) -> list[str]:
 
 
 def test_runs_rootless(cluster3: Cli):
-    assert_not_real_root()
+    expect_root()
     pid1 = cluster3.pid1()
     status = open(f"/proc/{pid1}/status").read()
     uids = next(l for l in status.splitlines() if l.startswith("Uid:")).split()[1:]
