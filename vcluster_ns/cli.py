@@ -370,10 +370,7 @@ def node():
 @pass_ctx
 def node_stop(obj: Context, name):
     """Kill every daemon of NAME at once, as if it lost power."""
-    vc = obj.cluster()
-    full = vc.spec().resolve_node(name)
-    vc.call({"op": "node-stop", "node": full, "kill": True})
-    click.echo(f"{full} stopped")
+    click.echo(f"{obj.cluster().stop_node(name)} stopped")
 
 
 @node.command("start")
@@ -381,10 +378,7 @@ def node_stop(obj: Context, name):
 @pass_ctx
 def node_start(obj: Context, name):
     """Start NAME's daemons again."""
-    vc = obj.cluster()
-    full = vc.spec().resolve_node(name)
-    vc.call({"op": "node-start", "node": full}, timeout=300)
-    click.echo(f"{full} started")
+    click.echo(f"{obj.cluster().start_node(name)} started")
 
 
 @node.command("restart")
@@ -393,10 +387,8 @@ def node_start(obj: Context, name):
 def node_restart(obj: Context, name):
     """Power-cycle NAME safely: kill its daemons, then start them."""
     vc = obj.cluster()
-    full = vc.spec().resolve_node(name)
-    vc.call({"op": "node-stop", "node": full, "kill": True})
-    vc.call({"op": "node-start", "node": full}, timeout=300)
-    click.echo(f"{full} restarted")
+    vc.stop_node(name)
+    click.echo(f"{vc.start_node(name)} restarted")
 
 
 @main.command()
@@ -405,12 +397,8 @@ def node_restart(obj: Context, name):
 @pass_ctx
 def kill(obj: Context, name, daemon):
     """Crash DAEMON on node NAME with SIGKILL (the supervisor restarts it)."""
-    vc = obj.cluster()
-    full = vc.spec().resolve_node(name)
-    if not daemon.startswith("ganeti-"):
-        daemon = "ganeti-" + daemon
-    vc.call({"op": "kill", "node": full, "daemon": daemon})
-    click.echo(f"killed {daemon} on {full}")
+    node, daemon = obj.cluster().kill_daemon(name, daemon)
+    click.echo(f"killed {daemon} on {node}")
 
 
 def entry() -> None:

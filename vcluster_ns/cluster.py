@@ -304,6 +304,26 @@ class VirtualCluster:
         pid1, mnt, full = self._target(node)
         return enter.run_foreground(pid1, mnt, argv, self.node_env(full), cwd)
 
+    # -- failures on demand ------------------------------------------------
+    def stop_node(self, node: str) -> str:
+        """Kill every daemon of ``node`` at once (a power loss); returns its name."""
+        full = self.spec().resolve_node(node)
+        self.call({"op": "node-stop", "node": full, "kill": True})
+        return full
+
+    def start_node(self, node: str) -> str:
+        full = self.spec().resolve_node(node)
+        self.call({"op": "node-start", "node": full}, timeout=BOOT_TIMEOUT)
+        return full
+
+    def kill_daemon(self, node: str, daemon: str) -> tuple[str, str]:
+        """Crash one daemon with SIGKILL; the supervisor's restart policy applies."""
+        full = self.spec().resolve_node(node)
+        if not daemon.startswith("ganeti-"):
+            daemon = "ganeti-" + daemon
+        self.call({"op": "kill", "node": full, "daemon": daemon})
+        return full, daemon
+
     # -- status / down / destroy -------------------------------------------
     def status(self) -> dict:
         spec = self.spec()
