@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -32,6 +33,7 @@ from .spec import ClusterSpec, check_label
 
 Progress = Callable[[str], None]
 BOOT_TIMEOUT = 300.0
+NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 STOP_TIMEOUT = 120.0
 
@@ -206,11 +208,11 @@ class VirtualCluster:
         master = ganeti.master_of(master_root) or spec.master_node
         members = set(self.node_list(master))
         missing = [n for n in spec.node_names if n not in members]
-        for index, node in enumerate(missing, 1):
-            self.progress(f"gnt-node add {node} ({index}/{len(missing)})")
-            self.run_checked(master, ganeti.node_add_argv(node))
+        if missing:
+            self.add_nodes(master, missing)
             # What the watcher would do after a node add: start the rest.
-            self.call({"op": "node-start", "node": node}, timeout=BOOT_TIMEOUT)
+            self.progress(f"starting confd and mond on {len(missing)} new nodes")
+            self.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
         self.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
@@ -222,6 +224,42 @@ class VirtualCluster:
                     f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
                     f"see 'vcluster-ns logs {master}'")
             time.sleep(0.5)
+
+    def add_nodes(self, master: str, nodes: list[str]) -> None:
+        """``gnt-node add`` for every node, several at a time.
+
+        Ganeti runs the NODE_ADD jobs one after another (they lock the
+        cluster), but the client side of each add (reaching the node,
+        node-daemon-setup, certificates) overlaps with the other jobs.
+        """
+        pending, running, failures, done = list(nodes), {}, [], 0
+        with open(os.devnull, "rb") as devnull:
+            while pending or running:
+                while pending and len(running) < NODE_ADD_PARALLEL:
+                    node = pending.pop(0)
+                    output = tempfile.TemporaryFile()
+                    bridge = self._spawn(master, ganeti.node_add_argv(node), stdin=devnull.fileno(),
+                                         stdout=output.fileno(), stderr=output.fileno())
+                    running[bridge] = (node, output)
+                for bridge in list(running):
+                    pid, status = os.waitpid(bridge, os.WNOHANG)
+                    if pid == 0:
+                        continue
+                    node, output = running.pop(bridge)
+                    done += 1
+                    code = os.waitstatus_to_exitcode(status)
+                    output.seek(0)
+                    lines = output.read().decode(errors="replace").strip().splitlines()
+                    output.close()
+                    if code != 0:
+                        failures.append(f"{node}: {lines[-1] if lines else f'status {code}'}")
+                    self.progress(f"gnt-node add {node}: "
+                                  f"{'ok' if code == 0 else 'FAILED'} ({done}/{len(nodes)})")
+                time.sleep(0.05)
+        if failures:
+            raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
+                                  + (f" and {len(failures) - 1} more" if len(failures) > 1 else ""),
+                                  f"see 'vcluster-ns logs {master}'")
 
     def node_list(self, node: str) -> list[str]:
         result = self.run(node, *ganeti.node_list_argv())
@@ -270,8 +308,7 @@ class VirtualCluster:
         argv = list(argv)
         if not argv:
             raise InvalidInput("no command to run", "give a program and its arguments")
-        pid1, mnt, full = self._target(node)
-        env = self.node_env(full)
+        self._target(node)  # unknown node or cluster down: fail before making pipes
         fds = {}
         pipes = []
         if capture:
@@ -284,8 +321,8 @@ class VirtualCluster:
             fds["stdin"] = r
         else:
             fds["stdin"] = os.open(os.devnull, os.O_RDONLY) if capture else None
-        bridge = enter.spawn(pid1, mnt, argv, env, "/root", stdin=fds.get("stdin"),
-                             stdout=fds.get("stdout"), stderr=fds.get("stderr"))
+        bridge = self._spawn(node, argv, stdin=fds.get("stdin"), stdout=fds.get("stdout"),
+                             stderr=fds.get("stderr"))
         for fd in fds.values():
             if fd is not None:
                 os.close(fd)
@@ -299,6 +336,11 @@ class VirtualCluster:
         if check and code != 0:
             raise subprocess.CalledProcessError(code, argv, out, err)
         return subprocess.CompletedProcess(argv, code, out, err)
+
+    def _spawn(self, node: str | None, argv: list[str], **fds) -> int:
+        """Start ``argv`` on ``node``; returns the bridge pid to wait for."""
+        pid1, mnt, full = self._target(node)
+        return enter.spawn(pid1, mnt, argv, self.node_env(full), "/root", **fds)
 
     def run_foreground(self, node: str | None, argv: list[str], cwd: str | None = None) -> int:
         pid1, mnt, full = self._target(node)

@@ -115,8 +115,9 @@ class ClusterService:
     async def handle(self, msg: dict) -> dict:
         op = msg["op"]
         node = msg.get("node")
-        if node is not None and node not in self.spec.node_names:
-            return {"ok": False, "error": f"unknown node {node!r}"}
+        for name in [node] + list(msg.get("nodes", [])):
+            if name is not None and name not in self.spec.node_names:
+                return {"ok": False, "error": f"unknown node {name!r}"}
         daemon = msg.get("daemon")
         by = msg.get("by", "supervisor")
         if op == "ping":
@@ -144,6 +145,8 @@ class ClusterService:
             return await self.stop_list(node, ganeti.MASTER_DAEMONS)
         if op == "node-start":
             return await self.boot_node(node, by)
+        if op == "nodes-start":
+            return await self.boot_nodes(msg["nodes"], by)
         if op == "node-stop":
             self.stopped_nodes.add(node)
             await self.supervisor.stop_group(node, kill=msg.get("kill", True))
@@ -274,6 +277,19 @@ class ClusterService:
         if not ganeti.is_initialised(root):
             return {"ok": True, "note": f"{node} has not joined the cluster"}
         return await self.start_list(node, ganeti.daemons_for(root, node), by)
+
+    async def boot_nodes(self, nodes: list[str], by: str = "supervisor") -> dict:
+        """Boot several nodes concurrently, one task each."""
+        answers: list[dict] = []
+
+        async def one(node: str) -> None:
+            answers.append(await self.boot_node(node, by))
+
+        async with trio.open_nursery() as nursery:
+            for node in nodes:
+                nursery.start_soon(one, node)
+        failed = [a for a in answers if not a["ok"]]
+        return failed[0] if failed else {"ok": True}
 
     async def boot(self) -> None:
         """Prepare every node; start daemons on nodes that already joined."""
