@@ -62,9 +62,7 @@ class Cli:
         pid1 = self.pid1()
         found = {}
         for pid, cmd in live_processes().items():
-            if cmd.endswith(f"vcluster-ns launcher {self.cluster}") or \
-                    cmd.endswith(f"vcluster-ns init {self.cluster}") or \
-                    cmd.endswith(f"vcluster-ns supervisor {self.cluster}"):
+            if cmd.startswith("vcluster-ns ") and cmd.endswith(f" {self.cluster} {self.dir}"):
                 found[pid] = cmd
             elif pid1 and _in_pid_namespace_of(pid, pid1):
                 found[pid] = cmd

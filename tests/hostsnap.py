@@ -60,15 +60,41 @@ def live_processes(uid: int | None = None) -> dict[int, str]:
     return found
 
 
-def _could_be_ours(pid: int, cmd: str) -> bool:
+def _namespace_init_title(pid: int) -> str:
+    """The command line of pid 1 of ``pid``'s pid namespace ('' if unknown)."""
+    try:
+        target = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") != target:
+                continue
+            nspid = next(l for l in (entry / "status").read_text().splitlines()
+                         if l.startswith("NSpid:")).split()
+            if nspid[-1] == "1":
+                return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, StopIteration):
+            continue
+    return ""
+
+
+def _could_be_ours(pid: int, cmd: str, owner: str | None) -> bool:
     """Could this process be left over by a cluster (not an unrelated one of the
     same user, e.g. another test run)?  Everything a cluster starts is either
-    in a pid namespace of its own or one of vcluster-ns's titled processes."""
+    in a pid namespace of its own or one of vcluster-ns's titled processes,
+    whose titles end with the cluster directory (``owner``, when given)."""
     try:
         foreign_ns = os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
     except OSError:
         return False
-    return foreign_ns or "vcluster-ns " in cmd or "ganeti" in cmd
+    if owner is None:
+        return foreign_ns or "vcluster-ns " in cmd or "ganeti" in cmd
+    if foreign_ns:
+        return _namespace_init_title(pid).endswith(f" {owner}")
+    return cmd.startswith("vcluster-ns ") and cmd.endswith(f" {owner}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +115,9 @@ class HostSnapshot:
             processes=live_processes(),
         )
 
-    def differences(self, later: "HostSnapshot") -> list[str]:
+    def differences(self, later: "HostSnapshot", owner=None) -> list[str]:
+        """What changed; with ``owner`` (a cluster directory) only that
+        cluster's processes count, so other clusters of the user may run."""
         diff = []
         for path in HOST_FILES:
             if self.files[path] != later.files[path]:
@@ -103,7 +131,8 @@ class HostSnapshot:
             diff.append(f"host mounts: +{sorted(set(later.mounts) - set(self.mounts))}")
         me = os.getpid()
         new = {pid: cmd for pid, cmd in later.processes.items()
-               if pid not in self.processes and pid != me and _could_be_ours(pid, cmd)}
+               if pid not in self.processes and pid != me
+               and _could_be_ours(pid, cmd, None if owner is None else str(owner))}
         if new:
             diff.append(f"processes left: {new}")
         return diff

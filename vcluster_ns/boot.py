@@ -49,6 +49,12 @@ def log(message: str) -> None:
     print(f"[boot {os.getpid()}] {message}", flush=True)
 
 
+def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
+    """What ps shows: the role, the cluster and its directory (names repeat
+    across roots; the directory tells clusters apart)."""
+    return f"vcluster-ns {role} {spec.name} {paths.dir}"
+
+
 def start_node_anchor(paths: ClusterPaths, node: str) -> int:
     """Give ``node`` its own mount namespace, held by a tiny anchor process.
 
@@ -95,7 +101,7 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
              rapi_listener: socket.socket | None) -> None:
     """pid 1 of the cluster: set up, start the service, reap until it ends."""
-    prctl.set_proctitle(f"vcluster-ns init {spec.name}")
+    prctl.set_proctitle(process_title("init", spec, paths))
     try:
         setup_inside(paths, spec)
     except Exception as exc:  # reported to the launcher, which tells `up`
@@ -141,7 +147,7 @@ def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
 def main(argv: list[str]) -> int:
     paths = ClusterPaths(Path(argv[1]))
     spec = ClusterSpec.load(paths.spec_file)
-    prctl.set_proctitle(f"vcluster-ns launcher {spec.name}")
+    prctl.set_proctitle(process_title("launcher", spec, paths))
     rapi_listener = None
     if spec.rapi_port is not None:
         # Bound here, while still in the host's network namespace: it stays

@@ -382,6 +382,7 @@ async def signal_watch(service: ClusterService) -> None:
 
 
 def main(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> int:
-    prctl.set_proctitle(f"vcluster-ns supervisor {spec.name}")
+    from .boot import process_title
+    prctl.set_proctitle(process_title("supervisor", spec, paths))
     os.chdir("/")
     return trio.run(amain, paths, spec, rapi_listener)

@@ -71,7 +71,7 @@ def test_diskless_instance_add_list_and_migrate(cluster3: Cli):
     via_ssh = cluster3("run", "node3", "ssh", "node1", "gnt-instance", "list",
                        "--no-headers", "-o", "name,pnode,status").stdout.split()
     assert via_ssh == ["inst1", "node2", "running"]
-    cluster3("run", "node1", "gnt-instance", "migrate", "-f", "inst1")
+    cluster3("run", "node1", "gnt-instance", "migrate", "-f", "-n", "node3", "inst1")
     pnode = cluster3("run", "node1", "gnt-instance", "list", "--no-headers",
                      "-o", "pnode", "inst1").stdout.strip()
     assert pnode == "node3"
@@ -132,4 +132,4 @@ def test_down_then_up_keeps_instances(cluster3: Cli):
 def test_host_is_untouched_after_down(cluster3: Cli):
     cluster3("down")
     wait_for(lambda: not cluster3.cluster_processes(), 60, what="cluster processes to end")
-    assert cluster3.host_before.differences(HostSnapshot.take()) == []
+    assert cluster3.host_before.differences(HostSnapshot.take(), owner=cluster3.dir) == []

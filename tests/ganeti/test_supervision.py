@@ -26,7 +26,7 @@ def node_column(cli: Cli, master: str, field: str) -> dict[str, str]:
 def test_every_ganeti_daemon_is_a_child_of_the_supervisor(cluster3: Cli):
     pid1 = cluster3.pid1()
     supervisor = next(pid for pid, cmd in cluster3.cluster_processes().items()
-                      if cmd.endswith(f"vcluster-ns supervisor {cluster3.cluster}"))
+                      if cmd.startswith("vcluster-ns supervisor "))
     running = {k: d for k, d in daemons(cluster3).items() if d["state"] == "running"}
     assert len(running) == 6 + 3 + 3
     for (node, name), d in running.items():

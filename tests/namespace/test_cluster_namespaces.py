@@ -30,12 +30,12 @@ def test_up_as_non_root_leaves_the_host_untouched(cli: Cli):
     assert "192.0.2.11\tnode2" in hosts and "192.0.2.1\tcluster" in hosts
 
     during = HostSnapshot.take()
-    assert not [d for d in before.differences(during) if not d.startswith("processes")]
+    assert not [d for d in before.differences(during, owner=cli.dir) if not d.startswith("processes")]
 
     cli("down")
     assert cli.pid1() is None
     wait_for(lambda: not cli.cluster_processes(), 30, what="cluster processes to end")
-    assert before.differences(HostSnapshot.take()) == []
+    assert before.differences(HostSnapshot.take(), owner=cli.dir) == []
 
 
 def test_sigkill_of_the_supervisor_ends_everything(cli: Cli):
@@ -50,7 +50,7 @@ def test_sigkill_of_the_supervisor_ends_everything(cli: Cli):
     status = cli("status")
     assert "down" in status.stdout
     assert cli("run", "node1", "true", check=False).returncode == 5
-    wait_for(lambda: not before.differences(HostSnapshot.take()), 30,
+    wait_for(lambda: not before.differences(HostSnapshot.take(), owner=cli.dir), 30,
              what="host to look as before")
     # And the cluster comes back.
     cli("up", "--no-init")
@@ -133,5 +133,5 @@ def test_destroy_removes_everything(cli: Cli):
     cli("up", "--no-init", "--nodes", "1")
     cli("destroy", "--yes")
     assert not cli.dir.exists()
-    wait_for(lambda: not before.differences(HostSnapshot.take()), 30,
+    wait_for(lambda: not before.differences(HostSnapshot.take(), owner=cli.dir), 30,
              what="host to look as before")
