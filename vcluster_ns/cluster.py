@@ -11,6 +11,7 @@ Progress of long operations goes to a callback (the CLI prints it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,13 +21,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import control, doctor, enter, ganeti, layout
+from . import control, enter, ganeti, layout
 from .errors import (ClusterNotUp, EnvironmentUnsupported, InvalidInput,
                      OperationFailed, VclusterError)
 from .layout import ClusterPaths
 from .namespaces import probe_user_namespaces
 from .pidfile import PidFile
-from .runner import tail
 from .shims import write_shims
 from .shims.common import BASE_PATH
 from .spec import ClusterSpec, check_label
@@ -52,6 +52,7 @@ def preflight(nodes: int, require_ganeti: bool = True) -> None:
             "install the Debian packages: apt-get install ganeti ganeti-os-noop",
         )
     probe_user_namespaces()
+    from . import doctor  # imported here: every CLI call would pay for it
     doctor.require(nodes)
 
 
@@ -62,6 +63,7 @@ class VirtualCluster:
         self.root = layout.check_root(Path(root) if root else default_root())
         self.paths = ClusterPaths(self.root / name)
         self.progress = progress
+        self.timings: dict[str, float] = {}
         if len(os.fsencode(self.paths.control_socket)) > MAX_SOCKET_PATH:
             raise InvalidInput(
                 f"cluster directory {self.paths.dir} is too long for a unix socket path",
@@ -140,10 +142,20 @@ class VirtualCluster:
             preflight(spec.nodes, require_ganeti=init)
             self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
             self.create(spec)
-        self.start_supervisor()
+        with self.phase("namespaces+daemons"):
+            self.start_supervisor()
         if init:
             self.bootstrap(spec)
         return True
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        """Record how long a phase of the last ``up`` took (``self.timings``)."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
 
     def start_supervisor(self) -> None:
         self.progress("starting namespaces and supervisor")
@@ -204,15 +216,18 @@ class VirtualCluster:
         master_root = self.paths.node_root(spec.master_node)
         if not ganeti.is_initialised(master_root):
             self.progress(f"gnt-cluster init on {spec.master_node}")
-            self.run_checked(spec.master_node, ganeti.init_argv(spec))
+            with self.phase("gnt-cluster init"):
+                self.run_checked(spec.master_node, ganeti.init_argv(spec))
         master = ganeti.master_of(master_root) or spec.master_node
         members = set(self.node_list(master))
         missing = [n for n in spec.node_names if n not in members]
         if missing:
-            self.add_nodes(master, missing)
+            with self.phase("node adds"):
+                self.add_nodes(master, missing)
             # What the watcher would do after a node add: start the rest.
             self.progress(f"starting confd and mond on {len(missing)} new nodes")
-            self.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
+            with self.phase("new nodes' daemons"):
+                self.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
         self.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""vcluster-ns benchmark: prints tables of bring-up, memory, latency and scale.
+
+    .venv/bin/python bench/bench.py                      # sizes 3,10; 100 instances
+    .venv/bin/python bench/bench.py --sizes 3,10,30 --instances 1000
+
+Run it as an unprivileged user on an otherwise idle machine.  Every figure
+comes from this one run; short measurements are repeated and their median
+(and p95) reported.  Clusters live in a temporary root, destroyed at the end.
+
+Measured:
+  1. `up` wall and CPU time per size, split into phases;
+  2. the baseline: the same bring-up the way Ganeti documents it for
+     vcluster-setup (gnt-cluster init, then one gnt-node add at a time, each
+     node's daemons started after its add), in the same kind of namespaces;
+     ratio ours/baseline;
+  3. idle memory (RSS) of the cluster: Ganeti's daemons vs our own processes;
+  4. `vcluster-ns run node1 true` vs `true`, and `run node1 gnt-node list` vs
+     the same command timed inside the cluster (as typed in `shell`);
+  5. diskless fake-hypervisor instances added through parallel job
+     submission: instances per second, and `gnt-instance list` at that size;
+  6. `down`, and `up` again (restart), for the largest size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vcluster_ns import ganeti  # noqa: E402
+from vcluster_ns.cluster import VirtualCluster  # noqa: E402
+from vcluster_ns.spec import ClusterSpec  # noqa: E402
+
+CLI = [sys.executable, "-m", "vcluster_ns.cli"]
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# -- measuring helpers -------------------------------------------------------
+
+def cluster_pids(vc: VirtualCluster) -> list[int]:
+    """Host pids of every process of the cluster (its pid namespace + launcher)."""
+    pid1 = vc.pid1()
+    target = os.readlink(f"/proc/{pid1}/ns/pid")
+    title_end = f" {vc.name} {vc.paths.dir}"
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            if os.readlink(entry / "ns" / "pid") == target or cmd.endswith(title_end):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime+stime of the processes and of their reaped children."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])
+    return total / CLK
+
+
+def own_cpu() -> float:
+    usage = os.times()
+    return usage.user + usage.system + usage.children_user + usage.children_system
+
+
+def rss_by_kind(vc: VirtualCluster) -> dict[str, float]:
+    """RSS in MB: Ganeti daemons vs our own processes (launcher, init, supervisor, anchors)."""
+    kinds = {"ganeti": 0.0, "ours": 0.0}
+    for pid in cluster_pids(vc):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except OSError:
+            continue
+        kind = "ours" if cmd.startswith("vcluster-ns ") else "ganeti"
+        kinds[kind] += rss_pages * PAGE / 2**20
+    return kinds
+
+
+def timed(argv: list[str], **kwargs) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **kwargs)
+    return time.perf_counter() - start
+
+
+def median_p95(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def table(title: str, headers: list[str], rows: list[list]) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    sys.stdout.flush()
+
+
+# -- the measurements --------------------------------------------------------
+
+def bring_up(root: Path, name: str, nodes: int, network: str) -> tuple[VirtualCluster, dict]:
+    vc = VirtualCluster(name, root)
+    cpu0 = own_cpu()
+    start = time.perf_counter()
+    vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0))
+    wall = time.perf_counter() - start
+    cpu = own_cpu() - cpu0 + cpu_seconds(cluster_pids(vc))
+    return vc, {"wall": wall, "cpu": cpu, **vc.timings}
+
+
+def baseline(root: Path, name: str, nodes: int, network: str) -> float:
+    """vcluster-setup's documented way, one step and one node at a time."""
+    vc = VirtualCluster(name, root)
+    spec = ClusterSpec(name=name, nodes=nodes, network=network, instances=0)
+    start = time.perf_counter()
+    vc.up(spec, init=False)
+    vc.run(spec.master_node, *ganeti.init_argv(spec), check=True)
+    for node in spec.node_names[1:]:
+        vc.run(spec.master_node, *ganeti.node_add_argv(node), check=True)
+    for node in spec.node_names[1:]:  # what its watcher-all would then do
+        vc.run(node, ganeti.DAEMON_UTIL, "start-all", check=True)
+    wall = time.perf_counter() - start
+    vc.destroy()
+    return wall
+
+
+def run_latency(vc: VirtualCluster, repeat: int) -> list[list]:
+    base = CLI + ["--root", str(vc.root), "--cluster", vc.name]
+    true_direct = [timed(["true"]) for _ in range(repeat)]
+    true_run = [timed(base + ["run", "node1", "true"]) for _ in range(repeat)]
+    list_run = [timed(base + ["run", "node1", "gnt-node", "list"]) for _ in range(repeat)]
+    inside = []
+    for _ in range(repeat):
+        out = vc.run("node1", "bash", "-c",
+                     "s=$(date +%s%N); gnt-node list >/dev/null; e=$(date +%s%N); "
+                     "echo $((e - s))", check=True)
+        inside.append(int(out.stdout) / 1e9)
+    rows = []
+    for label, samples in (("true, direct", true_direct), ("vcluster-ns run node1 true", true_run),
+                           ("gnt-node list, typed inside (shell)", inside),
+                           ("vcluster-ns run node1 gnt-node list", list_run)):
+        med, p95 = median_p95(samples)
+        rows.append([label, f"{med * 1000:.0f}", f"{p95 * 1000:.0f}"])
+    overhead = statistics.median(true_run) - statistics.median(true_direct)
+    rows.append(["run overhead (median difference)", f"{overhead * 1000:.0f}", ""])
+    return rows
+
+
+def add_instances(vc: VirtualCluster, count: int, parallel: int = 16) -> tuple[float, float, int]:
+    """Submit diskless instance adds as jobs (--submit), wait for all; then list."""
+    master = vc.master
+    start = time.perf_counter()
+    script = (
+        f"for i in $(seq 1 {count}); do "
+        f"echo gnt-instance add --submit -t diskless -o noop --no-name-check --no-ip-check "
+        f"--no-start -B memory=32 bench$i; done | xargs -P {parallel} -I{{}} sh -c '{{}}' >/dev/null"
+    )
+    vc.run(master, "bash", "-c", script, check=True)
+    vc.run(master, "bash", "-c",
+           "while gnt-job list --no-headers -o status | grep -qE 'queued|waiting|running'; "
+           "do sleep 1; done", check=True)
+    elapsed = time.perf_counter() - start
+    listing_start = time.perf_counter()
+    listed = vc.run(master, "gnt-instance", "list", "--no-headers", "-o", "name", check=True)
+    list_time = time.perf_counter() - listing_start
+    made = sum(1 for line in listed.stdout.split() if line.startswith("bench"))
+    return made / elapsed, list_time, made
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="3,10", help="node counts, comma-separated")
+    parser.add_argument("--baseline-sizes", default=None,
+                        help="node counts for the baseline (default: the same)")
+    parser.add_argument("--instances", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=20, help="samples of short timings")
+    parser.add_argument("--network", default="198.18.0.0/16")
+    args = parser.parse_args()
+    if os.geteuid() == 0:
+        print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    base_sizes = [int(s) for s in (args.baseline_sizes or args.sizes).split(",")]
+    root = Path(tempfile.mkdtemp(prefix="vcb-"))
+    print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"{os.cpu_count()} cores, {os.uname().release}")
+    try:
+        results, clusters = {}, {}
+        for n in sizes:
+            vc, figures = bring_up(root, f"b{n}", n, args.network)
+            results[n] = figures
+            time.sleep(5)  # let the daemons settle before reading their memory
+            figures["rss"] = rss_by_kind(vc)
+            if n != max(sizes):
+                vc.destroy()
+            else:
+                clusters[n] = vc
+        base = {n: baseline(root, f"base{n}", n, args.network) for n in base_sizes}
+        phases = ["namespaces+daemons", "gnt-cluster init", "node adds", "new nodes' daemons"]
+        rows = []
+        for n in sizes:
+            f = results[n]
+            ratio = f"{f['wall'] / base[n]:.2f}" if n in base else "-"
+            rows.append([n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
+                         *(f"{f.get(p, 0):.1f}" for p in phases),
+                         f"{base[n]:.1f}" if n in base else "-", ratio])
+        table("1-2. up: wall and CPU seconds, phases; baseline = vcluster-setup's way",
+              ["nodes", "wall", "CPU", *phases, "baseline wall", "ours/baseline"], rows)
+        rows = []
+        for n in sizes:
+            rss = results[n]["rss"]
+            total = rss["ganeti"] + rss["ours"]
+            rows.append([n, f"{total:.0f}", f"{total / n:.1f}", f"{rss['ganeti']:.0f}",
+                         f"{rss['ours']:.0f}", f"{rss['ours'] / n:.1f}"])
+        table("3. idle memory (RSS, MB)", ["nodes", "total", "per node", "Ganeti daemons",
+                                           "ours", "ours per node"], rows)
+        largest = clusters[max(sizes)]
+        table(f"4. command latency (ms, {args.repeat} runs)", ["what", "median", "p95"],
+              run_latency(largest, args.repeat))
+        rate, list_time, made = add_instances(largest, args.instances)
+        table(f"5. {args.instances} diskless instances on {max(sizes)} nodes",
+              ["instances made", "instances/s", "gnt-instance list (s)"],
+              [[made, f"{rate:.2f}", f"{list_time:.2f}"]])
+        start = time.perf_counter()
+        largest.down()
+        down = time.perf_counter() - start
+        start = time.perf_counter()
+        largest.up()
+        again = time.perf_counter() - start
+        table(f"6. restart of the {max(sizes)}-node cluster", ["down (s)", "up again (s)"],
+              [[f"{down:.1f}", f"{again:.1f}"]])
+        largest.destroy()
+    finally:
+        for path in root.iterdir():
+            vc = VirtualCluster(path.name, root)
+            if vc.exists():
+                vc.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
