@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
     try:
         ns.become_namespace_root(LAUNCHER_NAMESPACES)
     except Exception as exc:
-        log(f"error: {getattr(exc, 'one_line', lambda: str(exc))()}")
+        log(f"error: {exc.one_line() if isinstance(exc, VclusterError) else exc}")
         return 4
     ready_r, ready_w = os.pipe()
     init = os.fork()

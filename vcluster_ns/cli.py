@@ -353,7 +353,8 @@ def down(obj: Context):
 def destroy(obj: Context, yes):
     """'down', then remove the cluster directory."""
     vc = obj.cluster()
-    vc.spec()
+    if not vc.exists():
+        vc.spec()  # raises "no cluster named ..."
     if not yes and sys.stdin.isatty():
         click.confirm(f"remove {vc.paths.dir} and everything in it?", abort=True)
     vc.destroy()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,7 @@ from .spec import ClusterSpec, check_label
 
 Progress = Callable[[str], None]
 BOOT_TIMEOUT = 300.0
+STATUS_KEYS = {"cluster", "ganeti_cluster", "cluster_ip", "network", "master", "nodes"}
 NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 STOP_TIMEOUT = 120.0
@@ -177,7 +178,7 @@ class VirtualCluster:
             code = launcher.poll()
             if code is not None:
                 detail = self._log_since(log_start) or f"status {code}"
-                cls = EnvironmentUnsupported if code == 4 else OperationFailed
+                cls = {4: EnvironmentUnsupported, 2: InvalidInput}.get(code, OperationFailed)
                 raise cls(f"the cluster failed to start: {detail}",
                           f"see {self.paths.supervisor_log}")
             if self.paths.control_socket.exists():
@@ -197,7 +198,7 @@ class VirtualCluster:
     def _stop_launcher(self, launcher: subprocess.Popen) -> None:
         pid = self.pid1()
         if pid:
-            os.kill(pid, 9)
+            os.kill(pid, signal.SIGKILL)
         launcher.kill()
         launcher.wait()
 
@@ -214,7 +215,8 @@ class VirtualCluster:
     # -- Ganeti bootstrap --------------------------------------------------
     def bootstrap(self, spec: ClusterSpec) -> None:
         master_root = self.paths.node_root(spec.master_node)
-        if not ganeti.is_initialised(master_root):
+        restarting = ganeti.is_initialised(master_root)
+        if not restarting:
             self.progress(f"gnt-cluster init on {spec.master_node}")
             with self.phase("gnt-cluster init"):
                 self.run_checked(spec.master_node, ganeti.init_argv(spec))
@@ -228,6 +230,8 @@ class VirtualCluster:
             self.progress(f"starting confd and mond on {len(missing)} new nodes")
             with self.phase("new nodes' daemons"):
                 self.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
+        if restarting:
+            self.finish_interrupted_jobs(master)
         self.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
@@ -239,6 +243,18 @@ class VirtualCluster:
                     f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
                     f"see 'vcluster-ns logs {master}'")
             time.sleep(0.5)
+
+    def finish_interrupted_jobs(self, master: str) -> None:
+        """Jobs that were running when the cluster went down have no process
+        left; Ganeti would notice only at luxid's next queue scan (minutes).
+        ``gnt-job cancel --kill`` checks the job's livelock first, so it ends
+        exactly those jobs (as 'error' or 'canceled') and never a live one."""
+        listing = self.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
+        running = [line.split()[0] for line in listing.stdout.splitlines()
+                   if line.split()[1:] == ["running"]]
+        if running:
+            self.progress(f"ending {len(running)} job(s) interrupted by the last down")
+            self.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
 
     def add_nodes(self, master: str, nodes: list[str]) -> None:
         """``gnt-node add`` for every node, several at a time.
@@ -301,11 +317,10 @@ class VirtualCluster:
         return env
 
     def _target(self, node: str | None) -> tuple[int, str | None, str | None]:
+        full = None if node is None else self.spec().resolve_node(node)
         pid1 = self.require_up()
-        spec = self.spec()
-        if node is None:
+        if full is None:
             return pid1, None, None
-        full = spec.resolve_node(node)
         try:
             anchor = int(self.paths.node_anchor_file(full).read_text())
         except (OSError, ValueError):
@@ -389,28 +404,46 @@ class VirtualCluster:
                     "nodes": [{"name": n, "address": str(ip)} for n, ip in spec.node_ips.items()]}
         answer = self.call({"op": "status"})
         answer.pop("ok", None)
+        missing = STATUS_KEYS - answer.keys()
+        if missing or not isinstance(answer.get("nodes"), list):
+            raise OperationFailed(
+                f"the supervisor at {self.paths.control_socket} answered garbage "
+                f"(status without {', '.join(sorted(missing)) or 'a node list'})",
+                "see supervisor.log in the cluster directory; 'vcluster-ns down' and 'up' again")
         return {"state": "up", "directory": str(self.paths.dir), "pid": self.pid1(), **answer}
 
     def down(self) -> bool:
-        """Stop every daemon, end the namespaces; False if it was not up."""
-        self.spec()
+        """Stop every daemon, end the namespaces; False if it was not up.
+
+        Needs no readable cluster.json: a cluster whose spec is corrupted can
+        still be stopped (and destroyed)."""
+        if not self.exists():
+            self.spec()  # raises "no cluster named ..."
         pid = self.pid1()
         if pid is None:
             self._remove_stale()
             return False
         self.progress("stopping every daemon")
         try:
-            control.call(self.paths.control_socket, {"op": "shutdown"}, 30)
+            answer = control.call(self.paths.control_socket, {"op": "shutdown"}, 30)
+            acknowledged = answer.get("stopping") is True
         except VclusterError:
-            os.kill(pid, 15)
+            acknowledged = False
+        if not acknowledged:
+            # No supervisor that understood us: pid 1 forwards SIGTERM to it.
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         while self.pid1() == pid and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.pid1() == pid:
             self.progress("supervisor did not stop in time: killing the cluster")
-            os.kill(pid, 9)
-            while self.pid1() == pid:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while self.pid1() == pid and time.monotonic() < deadline:
                 time.sleep(0.05)
+            if self.pid1() == pid:
+                raise OperationFailed(f"cluster pid {pid} survived SIGKILL",
+                                      "is it stopped (SIGSTOP) or traced?")
         self._remove_stale()
         return True
 
@@ -422,7 +455,8 @@ class VirtualCluster:
                 pass
 
     def destroy(self) -> None:
-        self.spec()
+        if not self.exists():
+            self.spec()  # raises "no cluster named ..."
         self.down()
         layout.remove_cluster_tree(self.paths)
 

@@ -23,7 +23,7 @@ import prctl
 
 from . import namespaces as ns
 
-FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+FORWARDED = (signal.SIGTERM, signal.SIGHUP)
 EXEC_FAILED = 127
 ENTER_FAILED = 126
 
@@ -38,9 +38,14 @@ def spawn(pid1: int, node_mnt: str | None, argv: list[str], env: dict[str, str],
           cwd: str | None = None, stdin: int | None = None, stdout: int | None = None,
           stderr: int | None = None) -> int:
     """Start ``argv`` in the cluster; return the bridge's pid (wait on it)."""
+    check_argv(argv, env)
     bridge = os.fork()
     if bridge != 0:
         return bridge
+    # From here on this is a child: whatever happens it must end with
+    # os._exit, never unwind into the caller's code (a copy of the caller
+    # would go on running inside the cluster).
+    code = ENTER_FAILED
     try:
         for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
             if fd is not None:
@@ -50,25 +55,44 @@ def spawn(pid1: int, node_mnt: str | None, argv: list[str], env: dict[str, str],
         ns.join_namespaces(ns.open_namespaces(pid1))
         if node_fd is not None:
             ns.join_namespaces([(node_fd, ns.CLONE_NEWNS)])
-    except OSError as exc:
-        os.write(2, f"vcluster-ns: cannot enter the cluster: {exc}\n".encode())
-        os._exit(ENTER_FAILED)
-    os._exit(_bridge(argv, env, cwd))
+        code = _bridge(argv, env, cwd)
+    except BaseException as exc:  # noqa: BLE001 - reported, then _exit
+        try:
+            os.write(2, f"vcluster-ns: cannot enter the cluster: {exc}\n".encode())
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def check_argv(argv: list[str], env: dict[str, str]) -> None:
+    """Refuse, before forking, what exec would refuse after it."""
+    from .errors import InvalidInput
+
+    if not argv:
+        raise InvalidInput("no command to run", "give a program and its arguments")
+    for word in list(argv) + [f"{k}={v}" for k, v in env.items()]:
+        if not isinstance(word, str) or "\0" in word:
+            raise InvalidInput(f"invalid command word {word!r}",
+                               "commands are strings without NUL bytes")
 
 
 def _bridge(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     child = os.fork()
     if child == 0:
-        prctl.set_pdeathsig(signal.SIGKILL)
         try:
-            os.chdir(cwd if cwd and os.path.isdir(cwd) else env.get("HOME", "/"))
-        except OSError:
-            os.chdir("/")
-        try:
+            prctl.set_pdeathsig(signal.SIGKILL)
+            try:
+                os.chdir(cwd if cwd and os.path.isdir(cwd) else env.get("HOME", "/"))
+            except OSError:
+                os.chdir("/")
             os.execvpe(argv[0], argv, env)
-        except OSError as exc:
-            os.write(2, f"vcluster-ns: {argv[0]}: {exc.strerror}\n".encode())
-            os._exit(EXEC_FAILED)
+        except BaseException as exc:  # noqa: BLE001 - never return into the caller
+            reason = getattr(exc, "strerror", None) or exc
+            try:
+                os.write(2, f"vcluster-ns: {argv[0]}: {reason}\n".encode())
+            finally:
+                os._exit(EXEC_FAILED)
 
     def forward(signum, frame):
         try:

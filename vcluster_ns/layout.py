@@ -246,15 +246,23 @@ def create_cluster_tree(
     try:
         _populate(paths, spec, users, groups, node_defaults, os_definitions)
         spec.save(paths.spec_file)  # last: its presence means "complete"
-    except OSError as exc:
+    except (OSError, shutil.Error) as exc:
         shutil.rmtree(paths.dir, ignore_errors=True)
         raise OperationFailed(
-            f"cannot create cluster in {paths.dir}: {exc.strerror or exc}",
+            f"cannot create cluster in {paths.dir}: {_reason(exc)}",
             "check free space and permissions of --root",
         ) from None
     except BaseException:
         shutil.rmtree(paths.dir, ignore_errors=True)
         raise
+
+
+def _reason(exc: OSError | shutil.Error) -> str:
+    """A short reason: copytree's shutil.Error carries a list of (src, dst, why)."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        why = str(exc.args[0][0][2])
+        return why.split("] ", 1)[-1].split(":")[0]
+    return exc.strerror or str(exc)
 
 
 def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None:

@@ -12,13 +12,21 @@ from pathlib import Path
 
 
 def start_time(pid: int, proc: str = "/proc") -> str | None:
+    """The start time of a *living* process (None for no process or a zombie).
+
+    A zombie is dead: on hosts whose init never reaps (some VMs), a killed
+    cluster's pid 1 stays a zombie, and must not count as a cluster that is up.
+    """
     try:
         with open(f"{proc}/{pid}/stat") as fh:
             stat = fh.read()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after it.
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
 
 
 class PidFile:

@@ -162,7 +162,7 @@ class ClusterService:
             return {"ok": True}
         if op == "shutdown":
             self.shutdown_requested.set()
-            return {"ok": True}
+            return {"ok": True, "stopping": True}
         return {"ok": False, "error": f"unknown operation {op!r}"}
 
     def status(self) -> dict:

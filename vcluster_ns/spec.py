@@ -231,6 +231,11 @@ class ClusterSpec:
                 f"corrupted {path}: not text",
                 "fix or remove the file, or 'vcluster-ns destroy' the cluster",
             ) from None
+        except OSError as exc:
+            raise OperationFailed(
+                f"cannot read {path}: {exc.strerror}",
+                "fix its permissions, or 'vcluster-ns destroy' the cluster",
+            ) from None
         return cls.from_json(text, str(path))
 
     def differences(self, other: "ClusterSpec", fields: set[str]) -> list[str]:
