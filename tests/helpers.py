@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hostsnap import live_processes
+from hostsnap import HostSnapshot, live_processes
 
 
 def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, what: str = "condition"):
@@ -131,3 +132,38 @@ def expect_root() -> None:
         assert os.geteuid() != 0, (
             "the end-to-end tiers must run as an unprivileged user: a pass as root "
             "would hide a reliance on real root (scripts/test does this for you)")
+
+
+def unique_name(prefix: str) -> str:
+    """A cluster name of this run's own (titles then tell its processes apart)."""
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def has_title(cmd: str, cli: Cli, *roles: str) -> bool:
+    """Is ``cmd`` the title of one of this cluster's own processes?"""
+    roles = roles or ("launcher", "init", "supervisor")
+    return any(cmd == f"vcluster-ns {r} {cli.cluster} {cli.dir}" for r in roles)
+
+
+def left_over(before: HostSnapshot, *clis: Cli) -> list[str]:
+    """What changed on the host, counting only these clusters' processes."""
+    return before.differences(HostSnapshot.take(), owner=[c.dir for c in clis])
+
+
+# What this kernel cannot give a virtual node (no CONFIG_MAGIC_SYSRQ): Ganeti
+# checks /proc/sysrq-trigger for powercycle support.  Listed explicitly so
+# that any other 'gnt-cluster verify' error fails a test.
+KNOWN_KERNEL_ERRORS = ("missing required directory /proc/sys and the file /proc/sysrq-trigger",)
+
+
+def verify_errors(cli: Cli) -> list[str]:
+    out = cli("run", "node1", "gnt-cluster", "verify", check=False)
+    lines = (out.stdout + out.stderr).splitlines()
+    return [l for l in lines if "ERROR" in l
+            and not any(known in l for known in KNOWN_KERNEL_ERRORS)]
+
+
+# Root ignores file permissions: tests of permission errors run in the
+# unprivileged pass (scripts/test runs every tier as an unprivileged user).
+unprivileged_only = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root ignores file permissions; covered by the unprivileged pass")

@@ -81,20 +81,19 @@ def _namespace_init_title(pid: int) -> str:
     return ""
 
 
-def _could_be_ours(pid: int, cmd: str, owner: str | None) -> bool:
+def _could_be_ours(pid: int, cmd: str, owners: list[str] | None) -> bool:
     """Could this process be left over by a cluster (not an unrelated one of the
     same user, e.g. another test run)?  Everything a cluster starts is either
     in a pid namespace of its own or one of vcluster-ns's titled processes,
-    whose titles end with the cluster directory (``owner``, when given)."""
+    whose titles end with the cluster directory (one of ``owners``, when given)."""
     try:
         foreign_ns = os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
     except OSError:
         return False
-    if owner is None:
+    if owners is None:
         return foreign_ns or "vcluster-ns " in cmd or "ganeti" in cmd
-    if foreign_ns:
-        return _namespace_init_title(pid).endswith(f" {owner}")
-    return cmd.startswith("vcluster-ns ") and cmd.endswith(f" {owner}")
+    title = _namespace_init_title(pid) if foreign_ns else cmd
+    return title.startswith("vcluster-ns ") and any(title.endswith(f" {o}") for o in owners)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +115,11 @@ class HostSnapshot:
         )
 
     def differences(self, later: "HostSnapshot", owner=None) -> list[str]:
-        """What changed; with ``owner`` (a cluster directory) only that
-        cluster's processes count, so other clusters of the user may run."""
+        """What changed; with ``owner`` (a cluster directory, or a list of
+        them) only those clusters' processes count, so other clusters of the
+        user may run meanwhile."""
+        owners = None if owner is None else [
+            str(o) for o in (owner if isinstance(owner, (list, tuple)) else [owner])]
         diff = []
         for path in HOST_FILES:
             if self.files[path] != later.files[path]:
@@ -132,7 +134,7 @@ class HostSnapshot:
         me = os.getpid()
         new = {pid: cmd for pid, cmd in later.processes.items()
                if pid not in self.processes and pid != me
-               and _could_be_ours(pid, cmd, None if owner is None else str(owner))}
+               and _could_be_ours(pid, cmd, owners)}
         if new:
             diff.append(f"processes left: {new}")
         return diff

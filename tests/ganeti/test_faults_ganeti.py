@@ -5,56 +5,23 @@ Tests in this module run in order and share one 3-node cluster of their own.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 import secrets
-from pathlib import Path
 
 import pytest
 
-from helpers import Cli, wait_for
+from helpers import Cli, left_over, verify_errors, wait_for
 from hostsnap import HostSnapshot
 
 FINAL_JOB_STATES = ("success", "error", "canceled")
-# As in test_session.py: what this kernel cannot give a virtual node (no
-# CONFIG_MAGIC_SYSRQ); any other 'gnt-cluster verify' error fails.
-KNOWN_KERNEL_ERRORS = ("missing required directory /proc/sys and the file /proc/sysrq-trigger",)
 
 
-def verify_errors(cli: Cli) -> list[str]:
-    out = cli("run", "node1", "gnt-cluster", "verify", check=False)
-    lines = (out.stdout + out.stderr).splitlines()
-    return [l for l in lines if "ERROR" in l
-            and not any(known in l for known in KNOWN_KERNEL_ERRORS)]
 
 
-def has_title(cmd: str, cli: Cli, *roles: str) -> bool:
-    """Is ``cmd`` the title of one of this cluster's own processes?  Titles are
-    'vcluster-ns ROLE NAME', followed by the cluster directory in newer
-    versions."""
-    roles = roles or ("launcher", "init", "supervisor")
-    return any(cmd in (f"vcluster-ns {r} {cli.cluster}", f"vcluster-ns {r} {cli.cluster} {cli.dir}")
-               for r in roles)
 
 
-def left_over(before: HostSnapshot, cli: Cli) -> list[str]:
-    """``before.differences(now)``, counting only new processes of this cluster
-    (another cluster may run on the machine at the same time)."""
-    now = HostSnapshot.take()
-
-    def ours(pid: int, cmd: str) -> bool:
-        if has_title(cmd, cli):
-            return True
-        try:
-            return str(cli.dir) in Path(f"/proc/{pid}/mountinfo").read_text()
-        except OSError:
-            return False
-
-    kept = {pid: cmd for pid, cmd in now.processes.items()
-            if pid in before.processes or ours(pid, cmd)}
-    return before.differences(dataclasses.replace(now, processes=kept))
 
 
 @pytest.fixture(scope="module")

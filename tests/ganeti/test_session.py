@@ -8,21 +8,12 @@ from __future__ import annotations
 import json
 import os
 
-from helpers import Cli, expect_root, wait_for
+from helpers import Cli, expect_root, verify_errors, wait_for
 from hostsnap import HostSnapshot
 
 
-# What this kernel cannot give a virtual node (no CONFIG_MAGIC_SYSRQ): Ganeti
-# checks /proc/sysrq-trigger for powercycle support.  Listed explicitly so
-# that any other verify error fails the test.
-KNOWN_KERNEL_ERRORS = ("missing required directory /proc/sys and the file /proc/sysrq-trigger",)
 
 
-def verify_errors(cli: Cli) -> list[str]:
-    out = cli("run", "node1", "gnt-cluster", "verify", check=False)
-    lines = (out.stdout + out.stderr).splitlines()
-    return [l for l in lines if "ERROR" in l
-            and not any(known in l for known in KNOWN_KERNEL_ERRORS)]
 
 
 def test_runs_rootless(cluster3: Cli):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Cli
+from helpers import unprivileged_only, Cli
 
 
 def unique_name(prefix: str) -> str:
@@ -182,6 +182,7 @@ def test_root_is_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
+@unprivileged_only
 @pytest.mark.parametrize("below", [False, True], ids=["root-itself", "root-below"])
 def test_root_not_writable(tmp_path, below):
     locked = tmp_path / "locked"
@@ -310,6 +311,7 @@ def test_up_with_options_that_differ_from_the_existing_cluster(unchanged, args, 
         "(use --cluster OTHER for a new one, or 'vcluster-ns destroy' first)")
 
 
+@unprivileged_only
 def test_up_into_a_cluster_directory_that_is_not_writable(existing):
     before = tree(existing.root)
     existing.dir.chmod(0o555)
@@ -374,7 +376,8 @@ def test_destroy_removes_a_cluster_with_corrupted_cluster_json(tmp_path):
     assert not cli.dir.exists()
 
 
-@pytest.mark.parametrize("how", ["unreadable", "directory"])
+@pytest.mark.parametrize("how", [pytest.param("unreadable", marks=unprivileged_only),
+                                 "directory"])
 def test_unreadable_cluster_json(existing, how):
     spec_file = existing.dir / "cluster.json"
     original = spec_file.read_text()

@@ -6,11 +6,9 @@ Every test waits on conditions (helpers.wait_for), never on fixed sleeps.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
 import os
-import secrets
 import select
 import shlex
 import shutil
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Cli, wait_for
+from helpers import Cli, unprivileged_only, has_title, left_over, unique_name, wait_for
 from hostsnap import HostSnapshot
 from vcluster_ns.pidfile import PidFile
 
@@ -75,38 +73,10 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def unique_name(prefix: str) -> str:
-    """Cluster names unique to this run: titles such as 'vcluster-ns init NAME'
-    then identify our processes even if another cluster runs on the machine."""
-    return f"{prefix}-{secrets.token_hex(3)}"
 
 
-def has_title(cmd: str, cli: Cli, *roles: str) -> bool:
-    """Is ``cmd`` the title of one of this cluster's own processes?  Titles are
-    'vcluster-ns ROLE NAME', followed by the cluster directory in newer
-    versions."""
-    roles = roles or ("launcher", "init", "supervisor")
-    return any(cmd in (f"vcluster-ns {r} {cli.cluster}", f"vcluster-ns {r} {cli.cluster} {cli.dir}")
-               for r in roles)
 
 
-def left_over(before: HostSnapshot, cli: Cli) -> list[str]:
-    """``before.differences(now)``, counting only processes of *this* cluster
-    among the new ones: its titled processes, and any process whose mounts
-    come from its directory (everything inside the cluster has those)."""
-    now = HostSnapshot.take()
-
-    def ours(pid: int, cmd: str) -> bool:
-        if has_title(cmd, cli):
-            return True
-        try:
-            return str(cli.dir) in Path(f"/proc/{pid}/mountinfo").read_text()
-        except OSError:
-            return False
-
-    kept = {pid: cmd for pid, cmd in now.processes.items()
-            if pid in before.processes or ours(pid, cmd)}
-    return before.differences(dataclasses.replace(now, processes=kept))
 
 
 def assert_host_as_before(before: HostSnapshot, cli: Cli, timeout: float = 30) -> None:
@@ -223,6 +193,7 @@ def test_terminal_closing_ends_the_shell_not_the_cluster(cli: Cli):
 
 # -- a root that cannot be written ------------------------------------------
 
+@unprivileged_only
 def test_up_into_read_only_root_is_refused_and_creates_nothing(tmp_path):
     parent = tmp_path / "read-only"
     parent.mkdir()

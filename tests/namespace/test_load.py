@@ -6,51 +6,22 @@ processes cannot be confused with another cluster running on the machine.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import Cli, wait_for
+from helpers import Cli, has_title, left_over, unique_name, wait_for
 from hostsnap import HostSnapshot
 from vcluster_ns.cluster import VirtualCluster
 
 
-def unique_name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"
 
 
-def has_title(cmd: str, cli: Cli, *roles: str) -> bool:
-    """Is ``cmd`` the title of one of this cluster's own processes?  Titles are
-    'vcluster-ns ROLE NAME', followed by the cluster directory in newer
-    versions."""
-    roles = roles or ("launcher", "init", "supervisor")
-    return any(cmd in (f"vcluster-ns {r} {cli.cluster}", f"vcluster-ns {r} {cli.cluster} {cli.dir}")
-               for r in roles)
 
 
-def left_over(before: HostSnapshot, *clis: Cli) -> list[str]:
-    """``before.differences(now)``, counting only new processes of these clusters."""
-    now = HostSnapshot.take()
-
-    def ours(pid: int, cmd: str) -> bool:
-        for cli in clis:
-            if has_title(cmd, cli):
-                return True
-            try:
-                if str(cli.dir) in Path(f"/proc/{pid}/mountinfo").read_text():
-                    return True
-            except OSError:
-                pass
-        return False
-
-    kept = {pid: cmd for pid, cmd in now.processes.items()
-            if pid in before.processes or ours(pid, cmd)}
-    return before.differences(dataclasses.replace(now, processes=kept))
 
 
 @pytest.fixture
