@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hostsnap import HostSnapshot, live_processes
+from hostsnap import HostSnapshot, in_pid_namespace_of, inner_pid, live_processes
 
 
 def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, what: str = "condition"):
@@ -96,22 +96,10 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def host_pid(pid1: int, inner_pid: int) -> int | None:
-    """The host pid of the process that is ``inner_pid`` inside the cluster."""
-    target = os.readlink(f"/proc/{pid1}/ns/pid")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.readlink(entry / "ns" / "pid") != target:
-                continue
-            nspid = next(l for l in (entry / "status").read_text().splitlines()
-                         if l.startswith("NSpid:"))
-        except (OSError, StopIteration):
-            continue
-        if int(nspid.split()[-1]) == inner_pid:
-            return int(entry.name)
-    return None
+def host_pid(pid1: int, inner: int) -> int | None:
+    """The host pid of the process that is ``inner`` inside the cluster."""
+    return next((host for host, status in in_pid_namespace_of(pid1)
+                 if inner_pid(status) == inner), None)
 
 
 def parent_pid(pid: int) -> int:

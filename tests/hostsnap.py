@@ -60,24 +60,37 @@ def live_processes(uid: int | None = None) -> dict[int, str]:
     return found
 
 
-def _namespace_init_title(pid: int) -> str:
-    """The command line of pid 1 of ``pid``'s pid namespace ('' if unknown)."""
+def in_pid_namespace_of(pid: int) -> list[tuple[int, str]]:
+    """(host pid, /proc/PID/status text) of every process in ``pid``'s pid namespace."""
     try:
         target = os.readlink(f"/proc/{pid}/ns/pid")
     except OSError:
-        return ""
+        return []
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(entry / "ns" / "pid") != target:
-                continue
-            nspid = next(l for l in (entry / "status").read_text().splitlines()
-                         if l.startswith("NSpid:")).split()
-            if nspid[-1] == "1":
-                return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except (OSError, StopIteration):
+            if os.readlink(entry / "ns" / "pid") == target:
+                found.append((int(entry.name), (entry / "status").read_text()))
+        except OSError:
             continue
+    return found
+
+
+def inner_pid(status: str) -> int:
+    """The pid inside the innermost pid namespace, from /proc/PID/status text."""
+    return int(next(l for l in status.splitlines() if l.startswith("NSpid:")).split()[-1])
+
+
+def _namespace_init_title(pid: int) -> str:
+    """The command line of pid 1 of ``pid``'s pid namespace ('' if unknown)."""
+    for host, status in in_pid_namespace_of(pid):
+        if inner_pid(status) == 1:
+            try:
+                return Path(f"/proc/{host}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except OSError:
+                return ""
     return ""
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from helpers import Cli, has_title, left_over, unique_name, wait_for
-from hostsnap import HostSnapshot
+from hostsnap import HostSnapshot, in_pid_namespace_of
 from vcluster_ns.cluster import VirtualCluster
 
 
@@ -43,20 +42,11 @@ def fd_count(pid: int) -> int:
 
 def zombies(cli: Cli) -> list[str]:
     """Zombie processes inside the cluster's pid namespace."""
-    target = os.readlink(f"/proc/{cli.pid1()}/ns/pid")
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.readlink(entry / "ns" / "pid") != target:
-                continue
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
+    for host, status in in_pid_namespace_of(cli.pid1()):
         state = next(l for l in status.splitlines() if l.startswith("State:"))
         if "Z" in state.split()[1]:
-            found.append(f"{entry.name}: {status.splitlines()[0]}")
+            found.append(f"{host}: {status.splitlines()[0]}")
     return found
 
 
