@@ -19,7 +19,6 @@ Facts relied on (Ganeti 3.0, see docs/architecture.md):
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 from .layout import FILE_STORAGE_DIR
@@ -178,6 +177,3 @@ def os_definitions_dir() -> Path:
     """The OS definitions shipped with vcluster-ns (``dummy``), plus ``noop``."""
     return Path(__file__).parent / "osdefs"
 
-
-def which(program: str) -> str | None:
-    return shutil.which(program)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import os
 from pathlib import Path
 
@@ -195,26 +194,3 @@ def join_namespaces(fds: list[tuple[int, int]]) -> None:
     finally:
         for fd, _ in fds:
             os.close(fd)
-
-
-def enter_cluster(pid1: int, node_mnt_ns: Path | None) -> None:
-    """Join the namespaces of the cluster whose pid 1 is ``pid1`` (host pid).
-
-    With ``node_mnt_ns`` the caller ends in that node's mount namespace.  The
-    pid namespace applies to children only: fork after this.
-    """
-    join_namespaces(open_namespaces(pid1))
-    if node_mnt_ns is not None:
-        # The pinned node namespace is visible only inside the cluster's own
-        # mount namespace, which we joined just above.
-        fd = os.open(node_mnt_ns, os.O_RDONLY | os.O_CLOEXEC)
-        join_namespaces([(fd, CLONE_NEWNS)])
-
-
-def is_same_namespace(pid_a: int | str, pid_b: int | str, kind: str) -> bool:
-    try:
-        return os.readlink(f"/proc/{pid_a}/ns/{kind}") == os.readlink(f"/proc/{pid_b}/ns/{kind}")
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ESRCH):
-            return False
-        raise

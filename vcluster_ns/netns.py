@@ -59,15 +59,3 @@ def apply_plan(plan: NetworkPlan) -> None:
             dst_len=plan.unreachable.prefixlen,
             type="unreachable",
         )
-
-
-def list_addresses() -> list[tuple[str, str]]:
-    """(interface, address/prefix) of every IPv4 address in this netns."""
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-        return sorted(
-            (names.get(a["index"], "?"), f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-            for a in ipr.get_addr(family=2)
-        )
