@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import Cli, require, userns_available
+from helpers import Cli, require, unique_name, userns_available
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -14,7 +14,9 @@ def _userns():
 
 @pytest.fixture
 def cli(tmp_path):
-    cli = Cli(tmp_path / "clusters")
+    """A cluster (not started) with a name of its own: titles then tell its
+    processes from any other cluster's on the machine."""
+    cli = Cli(tmp_path / "clusters", unique_name("ns"))
     yield cli
     if cli.pid1():
         cli("down", check=False)

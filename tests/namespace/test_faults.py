@@ -84,14 +84,6 @@ def assert_host_as_before(before: HostSnapshot, cli: Cli, timeout: float = 30) -
     assert left_over(before, cli) == []
 
 
-@pytest.fixture
-def cli(tmp_path):
-    """Like the tier's fixture, with a cluster name of its own."""
-    cli = Cli(tmp_path / "clusters", unique_name("flt"))
-    yield cli
-    if cli.pid1():
-        cli("down", check=False)
-
 
 def unshare_available() -> bool:
     if not shutil.which("unshare"):

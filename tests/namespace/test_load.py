@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 
-import pytest
 
 from helpers import Cli, has_title, left_over, unique_name, wait_for
 from hostsnap import HostSnapshot, in_pid_namespace_of
@@ -22,13 +21,6 @@ from vcluster_ns.cluster import VirtualCluster
 
 
 
-
-@pytest.fixture
-def cli(tmp_path):
-    cli = Cli(tmp_path / "clusters", unique_name("load"))
-    yield cli
-    if cli.pid1():
-        cli("down", check=False)
 
 
 def titled(cli: Cli, role: str) -> int:
