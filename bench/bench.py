@@ -138,7 +138,7 @@ def baseline(root: Path, name: str, nodes: int, network: str) -> float:
     vc.up(spec, init=False)
     vc.run(spec.master_node, *ganeti.init_argv(spec), check=True)
     for node in spec.node_names[1:]:
-        vc.run(spec.master_node, *ganeti.node_add_argv(node), check=True)
+        vc.run(spec.master_node, *ganeti.node_add_argv(spec, node), check=True)
     for node in spec.node_names[1:]:  # what its watcher-all would then do
         vc.run(node, ganeti.DAEMON_UTIL, "start-all", check=True)
     wall = time.perf_counter() - start

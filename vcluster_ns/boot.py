@@ -55,36 +55,59 @@ def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
     return f"vcluster-ns {role} {spec.name} {paths.dir}"
 
 
-def start_node_anchor(paths: ClusterPaths, node: str) -> int:
-    """Give ``node`` its own mount namespace, held by a tiny anchor process.
+def start_node_anchor(paths: ClusterPaths, spec: ClusterSpec, node: str,
+                      plan: netns.NetworkPlan, ipr=None) -> int:
+    """Give ``node`` its own namespaces, held by a tiny anchor process.
 
-    The child unshares its mount namespace, applies the node's mounts and
-    then becomes ``sleep infinity``: the namespace lives as long as it does,
-    and it dies with pid 1 like everything else.  Everyone inside the cluster
-    enters the node through ``/proc/<anchor>/ns/mnt`` (its pid is recorded in
-    ``ns/<node>.pid``).  Pinning the namespace with a bind mount of that file
+    The child unshares its mount namespace (and, in isolated mode, its
+    network and UTS namespaces), waits while pid 1 cables it to the
+    switches, configures its side, applies the node's mounts and then
+    becomes ``sleep infinity``: the namespaces live as long as it does, and
+    it dies with pid 1 like everything else.  Everyone inside the cluster
+    enters the node through ``/proc/<anchor>/ns/*`` (its pid is recorded in
+    ``ns/<node>.pid``).  Pinning namespaces with bind mounts of those files
     would need no process, but the kernel refuses it whenever the node's
     namespace id is not larger than the cluster's, and ids are handed out in
     per-CPU batches, so it fails at random on multi-core machines.
     """
+    node_net = plan.nodes.get(node)
+    flags = ns.CLONE_NEWNS | (ns.CLONE_NEWNET | ns.CLONE_NEWUTS if node_net else 0)
     ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(ready_r)
+        os.close(go_w)
         try:
-            ns.unshare(ns.CLONE_NEWNS)
-            mounts.apply_ops(mounts.plan_node_mounts(paths, node))
+            ns.unshare(flags)
+            if node_net:
+                ns.sethostname(node)
+                os.write(ready_w, b"ns")
+                if os.read(go_r, 2) != b"go":
+                    os._exit(1)
+                netns.configure_node(node_net)
+            mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net)))
             os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
             os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
-        except OSError as exc:
-            os.write(ready_w, f"{node}: {exc.strerror}".encode())
+        except Exception as exc:  # noqa: BLE001 - reported to pid 1, then _exit
+            os.write(ready_w, f"{node}: {getattr(exc, 'strerror', None) or exc}".encode())
         os._exit(1)
     os.close(ready_w)
-    answer = os.read(ready_r, 4096).decode()
-    os.close(ready_r)
+    os.close(go_r)
+    try:
+        if node_net:
+            answer = os.read(ready_r, 4096).decode()
+            if answer != "ns":
+                raise OSError(0, answer or f"{node}: namespace setup died")
+            netns.connect_node(node_net, child, ipr)
+            os.write(go_w, b"go")
+        answer = os.read(ready_r, 4096).decode()
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
     if answer != "ok":
-        raise OSError(0, answer or f"{node}: mount namespace setup died")
+        raise OSError(0, answer or f"{node}: namespace setup died")
     paths.node_anchor_file(node).write_text(f"{child}\n")
     return child
 
@@ -92,10 +115,13 @@ def start_node_anchor(paths: ClusterPaths, node: str) -> int:
 def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     ns.unshare(ns.CLONE_NEWNS)
     ns.sethostname(f"vcluster-{spec.name}")
-    netns.apply_plan(netns.plan_network(spec))
+    plan = netns.plan_network(spec)
+    netns.apply_plan(plan)
     mounts.apply_ops(mounts.plan_cluster_mounts(paths, SHIM_TARGETS))
-    for node in spec.node_names:
-        start_node_anchor(paths, node)
+    from pyroute2 import IPRoute
+    with IPRoute() as ipr:  # one netlink socket for every node's cables
+        for node in spec.node_names:
+            start_node_anchor(paths, spec, node, plan, ipr)
 
 
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,

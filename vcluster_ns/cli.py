@@ -17,8 +17,8 @@ import click
 from . import policy, ui
 from .cluster import VirtualCluster
 from .errors import ExitCode, VclusterError
-from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NODES,
-                   DEFAULT_WATCHER_INTERVAL, ClusterSpec)
+from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
+                   DEFAULT_WATCHER_INTERVAL, NETWORK_MODES, ClusterSpec)
 
 
 class CliError(click.ClickException):
@@ -127,13 +127,21 @@ def main(ctx, cluster, root):
 @click.option("--rapi-port", type=int, default=None, metavar="PORT",
               help="Make the master's RAPI reachable at https://127.0.0.1:PORT on the "
                    "host (0: a free port); 'status' shows URL and credentials.")
+@click.option("--network-mode", type=click.Choice(NETWORK_MODES),
+              default=DEFAULT_NETWORK_MODE, show_default=True,
+              help="isolated: a network namespace per node, as real machines (faults "
+                   "with 'vcluster-ns net'); shared: one namespace for all nodes, "
+                   "lighter, as vcluster-setup.")
+@click.option("--secondary-network", default=None, metavar="CIDR",
+              help="Give every node a secondary IP on a second switch (Ganeti's "
+                   "replication network, gnt-node add -s), e.g. 198.51.100.0/24.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cluster's status as JSON (see 'status --json') when up.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
               "do not run gnt-cluster init / gnt-node add.")
 @click.pass_context
-def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, as_json,
-       no_init):
+def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
+       network_mode, secondary_network, as_json, no_init):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
@@ -141,12 +149,13 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port, as_j
     """
     obj: Context = ctx.obj
     given = {name for name in ("nodes", "network", "domain", "instances", "watcher_interval",
-                               "rapi_port")
+                               "rapi_port", "network_mode", "secondary_network")
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     vc = obj.cluster()
     spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
                        domain=domain, instances=instances,
-                       watcher_interval=watcher_interval, rapi_port=rapi_port)
+                       watcher_interval=watcher_interval, rapi_port=rapi_port,
+                       network_mode=network_mode, secondary_network=secondary_network)
     started = vc.up(spec, given, init=not no_init)
     if as_json:
         click.echo(json.dumps({"started": started, **vc.status()}, indent=2))
@@ -228,8 +237,12 @@ def status(obj: Context, as_json):
     click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
     if info["state"] != "up":
         return
+    network = f"network {info['network']}"
+    if info.get("secondary_network"):
+        network += f", secondary {info['secondary_network']}"
     click.echo(f"ganeti cluster {info['ganeti_cluster']} ({info['cluster_ip']}), "
-               f"master {info.get('master') or '-'}, network {info['network']}")
+               f"master {info.get('master') or '-'}, {network} "
+               f"({info.get('network_mode', 'shared')})")
     rapi = info.get("rapi")
     if rapi:
         click.echo(f"RAPI {rapi['url']}  user {rapi['user']}  password in "
@@ -254,6 +267,11 @@ def status(obj: Context, as_json):
     for line in ui.table(rows, ["NODE", "ADDRESS", "ROLE", "DAEMON", "STATE", "PID",
                                 "RESTARTS", "UPTIME", "STARTED BY"], colour_column=4):
         click.echo(line)
+    faults = [(n["name"], f) for n in info["nodes"] for f in n.get("faults") or []]
+    if faults:
+        click.echo("\nnetwork faults (undo with 'vcluster-ns net heal'):")
+        for name, fault in faults:
+            click.echo(f"  {name}: {ui.style(fault, 'failed')}")
     for node in info["nodes"]:
         for d in node["daemons"]:
             if d["state"] == "failed" and d.get("failure"):
@@ -390,6 +408,81 @@ def node_restart(obj: Context, name):
     vc = obj.cluster()
     vc.stop_node(name)
     click.echo(f"{vc.start_node(name)} restarted")
+
+
+@main.group(cls=Group)
+def net():
+    """Network faults on demand (isolated clusters); 'net heal' undoes them all.
+
+    \b
+    Examples:
+      vcluster-ns net partition node3        node3 is cut off from the others
+      vcluster-ns net partition node1 node2  node1+node2 vs. everyone else
+      vcluster-ns net down node2             node2's link loses its carrier
+      vcluster-ns net delay node2 50ms       packets to node2 wait 50 ms
+      vcluster-ns net loss node2 5%          5% of packets to node2 are lost
+      vcluster-ns net heal                   every fault undone
+
+    'vcluster-ns status' lists the faults in force. See docs/faults.md.
+    """
+
+
+def _net(obj: Context, action: str, nodes=(), value: str | None = None) -> None:
+    vc = obj.cluster()
+    vc.net(action, list(nodes), value)
+    if action == "heal":
+        click.echo("network healed: every node back on the switch, links up, no delay or loss")
+    else:
+        click.echo(f"net {action} {' '.join(nodes)} {value or ''}".rstrip() + ": done")
+
+
+@net.command("partition")
+@click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
+@pass_ctx
+def net_partition(obj: Context, nodes):
+    """Cut NODES off from the rest: they reach each other, nobody else reaches them."""
+    _net(obj, "partition", nodes)
+
+
+@net.command("heal")
+@pass_ctx
+def net_heal(obj: Context):
+    """Undo every network fault: partitions, links down, delay and loss."""
+    _net(obj, "heal")
+
+
+@net.command("down")
+@click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
+@pass_ctx
+def net_down(obj: Context, nodes):
+    """Take NODES' links down (their eth0 loses its carrier)."""
+    _net(obj, "down", nodes)
+
+
+@net.command("up")
+@click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
+@pass_ctx
+def net_up(obj: Context, nodes):
+    """Bring NODES' links back up."""
+    _net(obj, "up", nodes)
+
+
+@net.command("delay")
+@click.argument("node", shell_complete=complete_node)
+@click.argument("time")
+@pass_ctx
+def net_delay(obj: Context, node, time):
+    """Delay every packet sent to NODE by TIME (e.g. 50ms); needs netem."""
+    _net(obj, "delay", [node], time)
+
+
+@net.command("loss")
+@click.argument("node", shell_complete=complete_node)
+@click.argument("percent")
+@pass_ctx
+def net_loss(obj: Context, node, percent):
+    """Drop PERCENT (e.g. 5%) of the packets sent to NODE; needs netem."""
+    _net(obj, "loss", [node], percent)
 
 
 @main.command()

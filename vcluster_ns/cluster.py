@@ -263,14 +263,16 @@ class VirtualCluster:
         cluster), but the client side of each add (reaching the node,
         node-daemon-setup, certificates) overlaps with the other jobs.
         """
+        spec = self.spec()
         pending, running, failures, done = list(nodes), {}, [], 0
         with open(os.devnull, "rb") as devnull:
             while pending or running:
                 while pending and len(running) < NODE_ADD_PARALLEL:
                     node = pending.pop(0)
                     output = tempfile.TemporaryFile()
-                    bridge = self._spawn(master, ganeti.node_add_argv(node), stdin=devnull.fileno(),
-                                         stdout=output.fileno(), stderr=output.fileno())
+                    bridge = self._spawn(master, ganeti.node_add_argv(spec, node),
+                                         stdin=devnull.fileno(), stdout=output.fileno(),
+                                         stderr=output.fileno())
                     running[bridge] = (node, output)
                 for bridge in list(running):
                     pid, status = os.waitpid(bridge, os.WNOHANG)
@@ -316,17 +318,18 @@ class VirtualCluster:
             env.update(ganeti.node_env(self.paths.dir, node))
         return env
 
-    def _target(self, node: str | None) -> tuple[int, str | None, str | None]:
-        full = None if node is None else self.spec().resolve_node(node)
+    def _target(self, node: str | None) -> tuple[int, enter.NodeNamespaces, str | None]:
+        spec = self.spec()
+        full = None if node is None else spec.resolve_node(node)
         pid1 = self.require_up()
         if full is None:
-            return pid1, None, None
+            return pid1, [], None
         try:
             anchor = int(self.paths.node_anchor_file(full).read_text())
         except (OSError, ValueError):
             raise ClusterNotUp(f"node {full} has no namespaces (the cluster is starting or broken)",
                                "try 'vcluster-ns down' and 'vcluster-ns up'") from None
-        return pid1, enter.node_mnt_ns_from_host(pid1, anchor), full
+        return pid1, enter.node_namespaces_from_host(pid1, anchor, spec.isolated), full
 
     def run(self, node: str | None, *argv: str, capture: bool = True, check: bool = False,
             input: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -369,12 +372,12 @@ class VirtualCluster:
 
     def _spawn(self, node: str | None, argv: list[str], **fds) -> int:
         """Start ``argv`` on ``node``; returns the bridge pid to wait for."""
-        pid1, mnt, full = self._target(node)
-        return enter.spawn(pid1, mnt, argv, self.node_env(full), "/root", **fds)
+        pid1, node_ns, full = self._target(node)
+        return enter.spawn(pid1, node_ns, argv, self.node_env(full), "/root", **fds)
 
     def run_foreground(self, node: str | None, argv: list[str], cwd: str | None = None) -> int:
-        pid1, mnt, full = self._target(node)
-        return enter.run_foreground(pid1, mnt, argv, self.node_env(full), cwd)
+        pid1, node_ns, full = self._target(node)
+        return enter.run_foreground(pid1, node_ns, argv, self.node_env(full), cwd)
 
     # -- failures on demand ------------------------------------------------
     def stop_node(self, node: str) -> str:
@@ -395,6 +398,23 @@ class VirtualCluster:
             daemon = "ganeti-" + daemon
         self.call({"op": "kill", "node": full, "daemon": daemon})
         return full, daemon
+
+    def net(self, action: str, nodes: list[str] = (), value: str | None = None) -> dict:
+        """A network fault (see faults.py): partition, heal, down, up, delay, loss.
+
+        Returns the faults in force afterwards.
+        """
+        from .faults import check_delay, check_loss
+        spec = self.spec()
+        full = [spec.resolve_node(n) for n in nodes]
+        if action == "delay":
+            check_delay(value)
+        elif action == "loss":
+            check_loss(value)
+        message = {"op": "net", "action": action, "nodes": full}
+        if value is not None:
+            message["value"] = value
+        return self.call(message)["faults"]
 
     # -- status / down / destroy -------------------------------------------
     def status(self) -> dict:

@@ -16,7 +16,8 @@ import socket
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from .errors import ClusterNotUp, OperationFailed
+from .errors import (ClusterNotUp, EnvironmentUnsupported, ExitCode, InvalidInput,
+                     OperationFailed, Refused)
 
 MAX_MESSAGE = 4 * 1024 * 1024
 
@@ -66,8 +67,14 @@ def call(path: Path, message: dict, timeout: float = 120.0) -> dict:
     """``request`` that turns a refusal (``ok: false``) into an exception."""
     answer = request(path, message, timeout)
     if not answer["ok"]:
-        raise OperationFailed(answer.get("error", "the supervisor refused"))
+        kind = _ERRORS_BY_CODE.get(answer.get("code"), OperationFailed)
+        raise kind(answer.get("error", "the supervisor refused"), answer.get("hint"))
     return answer
+
+
+# A refusal may name its exit code; the supervisor cannot raise across the socket.
+_ERRORS_BY_CODE = {int(ExitCode.USAGE): InvalidInput, int(ExitCode.REFUSED): Refused,
+                   int(ExitCode.ENVIRONMENT): EnvironmentUnsupported}
 
 
 Handler = Callable[[dict], Awaitable[dict]]

@@ -3,7 +3,8 @@
 A command is started from the host by a short chain of processes::
 
     caller ── bridge: joins the cluster's user, net, uts, ipc, pid and mount
-                namespaces, then the node's own mount namespace
+                namespaces, then the node's own (mount; in isolated mode
+                also network and UTS)
                  └── command: forked by the bridge, so that it is inside the
                      cluster's pid namespace (setns(CLONE_NEWPID) applies to
                      children only); exec'd with the node's environment
@@ -28,13 +29,21 @@ EXEC_FAILED = 127
 ENTER_FAILED = 126
 
 
-def node_mnt_ns_from_host(pid1: int, anchor: int) -> str:
+NodeNamespaces = list[tuple[str, int]]  # (path of an ns file, its CLONE_ type)
+
+
+def node_namespaces_from_host(pid1: int, anchor: int, isolated: bool) -> NodeNamespaces:
+    """The node's namespace files, in the order the bridge joins them."""
     # Through pid 1's root, /proc is the cluster's own: the anchor's pid is
     # the one recorded inside the cluster's pid namespace.
-    return f"/proc/{pid1}/root/proc/{anchor}/ns/mnt"
+    base = f"/proc/{pid1}/root/proc/{anchor}/ns"
+    kinds = [("mnt", ns.CLONE_NEWNS)]
+    if isolated:
+        kinds += [("net", ns.CLONE_NEWNET), ("uts", ns.CLONE_NEWUTS)]
+    return [(f"{base}/{name}", nstype) for name, nstype in kinds]
 
 
-def spawn(pid1: int, node_mnt: str | None, argv: list[str], env: dict[str, str],
+def spawn(pid1: int, node_ns: NodeNamespaces, argv: list[str], env: dict[str, str],
           cwd: str | None = None, stdin: int | None = None, stdout: int | None = None,
           stderr: int | None = None) -> int:
     """Start ``argv`` in the cluster; return the bridge's pid (wait on it)."""
@@ -51,10 +60,11 @@ def spawn(pid1: int, node_mnt: str | None, argv: list[str], env: dict[str, str],
             if fd is not None:
                 os.dup2(fd, target)
         prctl.set_pdeathsig(signal.SIGKILL)
-        node_fd = os.open(node_mnt, os.O_RDONLY | os.O_CLOEXEC) if node_mnt else None
+        # Opened before joining: the paths are the host's view.
+        node_fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), nstype)
+                    for path, nstype in node_ns]
         ns.join_namespaces(ns.open_namespaces(pid1))
-        if node_fd is not None:
-            ns.join_namespaces([(node_fd, ns.CLONE_NEWNS)])
+        ns.join_namespaces(node_fds)
         code = _bridge(argv, env, cwd)
     except BaseException as exc:  # noqa: BLE001 - reported, then _exit
         try:
@@ -119,12 +129,12 @@ def wait_exit_code(pid: int) -> int:
             return 128 + os.WTERMSIG(status)
 
 
-def run_foreground(pid1: int, node_mnt: str | None, argv: list[str],
+def run_foreground(pid1: int, node_ns: NodeNamespaces, argv: list[str],
                    env: dict[str, str], cwd: str | None) -> int:
     """``vcluster-ns run``: terminal, stdio and status pass straight through."""
     sys.stdout.flush()
     sys.stderr.flush()
-    bridge = spawn(pid1, node_mnt, argv, env, cwd)
+    bridge = spawn(pid1, node_ns, argv, env, cwd)
 
     def forward(signum, frame):
         try:

@@ -7,8 +7,10 @@ uid 0, and the commands that initialise a cluster and add nodes.
 
 Facts relied on (Ganeti 3.0, see docs/architecture.md):
 
-* every daemon runs in the foreground with ``-f``; in one shared network
-  namespace each node's daemons bind the node's address with ``-b``;
+* every daemon runs in the foreground with ``-f``.  With a network namespace
+  per node (isolated mode) they keep their default bind address, as on real
+  machines; in one shared namespace each node's daemons bind the node's
+  address with ``-b``;
 * ``ganeti-wconfd``, ``ganeti-luxid`` and ``ganeti-rapi`` run on the master
   only; elsewhere they exit with status 11, "not master";
 * ``ganeti-kvmd`` exits at once unless the KVM hypervisor is enabled, so it is
@@ -22,7 +24,7 @@ import dataclasses
 from pathlib import Path
 
 from .layout import FILE_STORAGE_DIR
-from .netns import BRIDGE
+from .netns import BRIDGE, PRIMARY_IFNAME
 from .spec import ClusterSpec
 
 SBIN = Path("/usr/sbin")
@@ -68,6 +70,8 @@ def missing_programs() -> list[str]:
 
 def daemon_args(spec: ClusterSpec, node: str) -> dict[str, str]:
     """Variables of the node's ``etc/default/ganeti``."""
+    if spec.isolated:
+        return {"NODED_ARGS": "--no-mlock"}
     ip = spec.node_ip(node)
     return {
         "NODED_ARGS": f"--no-mlock -b {ip}",
@@ -151,11 +155,20 @@ IPOLICY_BOUNDS = (
 )
 
 
+def secondary_ip_args(spec: ClusterSpec, node: str) -> list[str]:
+    ip = spec.node_secondary_ip(node)
+    return [] if ip is None else ["-s", str(ip)]
+
+
 def init_argv(spec: ClusterSpec) -> list[str]:
+    # Isolated: the master IP moves to the master's eth0, as on real hardware.
+    # Shared: every address is local to every node; lo keeps it out of the way.
+    netdev = PRIMARY_IFNAME if spec.isolated else "lo"
     return [
         "gnt-cluster", "init",
         "--no-etc-hosts", "--no-ssh-init",
-        "--master-netdev=lo",
+        f"--master-netdev={netdev}",
+        *secondary_ip_args(spec, spec.master_node),
         "--enabled-hypervisors=fake",
         "--enabled-disk-templates=diskless,file",
         f"--file-storage-dir={FILE_STORAGE_DIR}",
@@ -165,8 +178,8 @@ def init_argv(spec: ClusterSpec) -> list[str]:
     ]
 
 
-def node_add_argv(node: str) -> list[str]:
-    return ["gnt-node", "add", "--no-ssh-key-check", node]
+def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
+    return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node), node]
 
 
 def node_list_argv() -> list[str]:

@@ -101,6 +101,9 @@ class Overlay:
 
 MountOp = MakePrivate | FreshFs | Bind | Overlay
 
+# sysfs shows the network devices of the namespace that mounts it.
+FRESH_SYSFS = FreshFs("sysfs", "/sys", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY)
+
 
 def shim_overlays(shims_root: Path, targets: list[str]) -> list[Overlay]:
     """One read-only overlay per real directory that holds a shimmed program.
@@ -135,7 +138,7 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
         # lands in a file of the cluster and the service reports it.
         ops.append(Bind(str(paths.sysrq_tripwire), SYSRQ_TRIGGER))
     ops += [
-        FreshFs("sysfs", "/sys", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY),
+        FRESH_SYSFS,
         Overlay("/etc", lower=("/etc",), upper=str(paths.etc_upper),
                 work=str(paths.overlay_work / "etc")),
         Bind(str(paths.console_log), "/dev/console"),
@@ -149,10 +152,17 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
     return ops
 
 
-def plan_node_mounts(paths: ClusterPaths, node: str) -> list[MountOp]:
-    return [
+def plan_node_mounts(paths: ClusterPaths, node: str,
+                     own_network: bool = False) -> list[MountOp]:
+    """``own_network``: the node has its own network namespace, so it gets a
+    fresh ``/sys`` too (sysfs shows the devices of the namespace that mounts
+    it: Ganeti looks up the node's bridge under ``/sys/class/net``)."""
+    ops: list[MountOp] = [
         Bind(str(paths.node_root(node) / "file-storage"), FILE_STORAGE_DIR),
     ]
+    if own_network:
+        ops.append(FRESH_SYSFS)
+    return ops
 
 
 def apply_ops(ops: list[MountOp]) -> None:

@@ -16,6 +16,7 @@ Order matters and is the reason for this module's shape:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -194,3 +195,24 @@ def join_namespaces(fds: list[tuple[int, int]]) -> None:
     finally:
         for fd, _ in fds:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def network_namespace(path: str):
+    """Run the body in the network namespace at ``path``, then come back.
+
+    Sockets keep the namespace they were created in, so this is how one
+    process listens inside several namespaces.  setns applies to the calling
+    thread only; other threads are unaffected.
+    """
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(target, CLONE_NEWNET)
+        try:
+            yield
+        finally:
+            setns(own, CLONE_NEWNET)
+    finally:
+        os.close(own)
+        os.close(target)

@@ -2,9 +2,10 @@
 
 It joins the generic runner to Ganeti: answers the control socket (the CLI
 and the daemon-util shim talk to it), starts each node's daemons in that
-node's mount namespace, listens on every node's SSH port (``gnt-node add``
-waits for it), runs ``ganeti-watcher`` on a schedule, and on shutdown stops
-every daemon before exiting, which ends the cluster.
+node's namespaces, listens on every node's SSH port (``gnt-node add``
+waits for it), runs ``ganeti-watcher`` on a schedule, injects network faults
+on request (faults.py), and on shutdown stops every daemon before exiting,
+which ends the cluster.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import prctl
 import trio
 
 from . import control, ganeti, portforward
+from . import namespaces as ns
+from .errors import ExitCode
+from .faults import ACTIONS, NETEM_MISSING, NetworkFaults, is_netem_missing
 from .layout import ClusterPaths
 from .runner import (RUNNING, STARTING, DaemonSpec, ListenTable,
                      RestartPolicy, Supervisor, tail)
@@ -38,6 +42,8 @@ class ClusterService:
         self.supervisor = supervisor
         self.cluster = Cluster(str(paths.dir))
         self.listen = ListenTable()
+        self.node_listen: dict[str, ListenTable] = {}
+        self.faults = NetworkFaults(spec)
         self.booted = False
         self.shutdown_requested = trio.Event()
         self.started = time.time()
@@ -53,16 +59,26 @@ class ClusterService:
             **ganeti.node_env(self.paths.dir, node),
         }
 
+    def listen_table(self, node: str) -> ListenTable:
+        """The sockets ``node``'s daemons listen on (its own namespace's, if any)."""
+        if not self.spec.isolated:
+            return self.listen
+        if node not in self.node_listen:
+            anchor = self.cluster.node_anchor(node)
+            self.node_listen[node] = ListenTable(proc_net=f"/proc/{anchor}/net")
+        return self.node_listen[node]
+
     def daemon_spec(self, node: str, daemon: str, extra: list[str]) -> DaemonSpec:
         ready = ganeti.readiness(self.spec, self.paths.node_root(node), node, daemon)
+        listen = self.listen_table(node)
 
         async def probe() -> bool:
             if ready.tcp:
-                return self.listen.tcp(*ready.tcp)
+                return listen.tcp(*ready.tcp)
             if ready.udp:
-                return self.listen.udp(*ready.udp)
+                return listen.udp(*ready.udp)
             if ready.unix:
-                return self.listen.unix(ready.unix)
+                return listen.unix(ready.unix)
             return True
 
         return DaemonSpec(
@@ -160,10 +176,47 @@ class ClusterService:
             log(f"REFUSED on {node or 'cluster'}: {msg.get('operation')!r} "
                 "(power operations never reach the kernel)")
             return {"ok": True}
+        if op == "net":
+            return await self.network_fault(msg)
         if op == "shutdown":
             self.shutdown_requested.set()
             return {"ok": True, "stopping": True}
         return {"ok": False, "error": f"unknown operation {op!r}"}
+
+    # -- network faults ----------------------------------------------------
+    async def network_fault(self, msg: dict) -> dict:
+        action = msg.get("action")
+        if not self.spec.isolated:
+            return {"ok": False, "code": int(ExitCode.USAGE),
+                    "error": "network faults need a network namespace per node",
+                    "hint": "create the cluster with --network-mode isolated"}
+        if action not in ACTIONS:
+            return {"ok": False, "error": f"unknown network action {action!r}"}
+        nodes = list(msg.get("nodes", []))
+        if action == "partition":
+            commands = self.faults.partition(nodes)
+        elif action == "heal":
+            commands = self.faults.heal()
+        elif action in ("down", "up"):
+            commands = [c for n in nodes for c in self.faults.set_link(n, action == "up")]
+        else:
+            commands = [c for n in nodes
+                        for c in self.faults.set_netem(n, action, msg.get("value", ""))]
+        for argv in commands:
+            result = await trio.run_process(argv, check=False, capture_stdout=True,
+                                            capture_stderr=True, stdin=subprocess.DEVNULL)
+            if result.returncode != 0:
+                stderr = result.stderr.decode(errors="replace").strip()
+                if action in ("delay", "loss"):
+                    for n in nodes:
+                        self.faults.netem.pop(n, None)
+                    if is_netem_missing(stderr):
+                        return {"ok": False, "code": int(ExitCode.ENVIRONMENT),
+                                "error": NETEM_MISSING[0], "hint": NETEM_MISSING[1]}
+                log(f"net {action}: {' '.join(argv)}: {stderr}")
+                return {"ok": False, "error": f"'{' '.join(argv)}' failed: {stderr}"}
+        log(f"net {action} {' '.join(nodes)} {msg.get('value', '')}".rstrip())
+        return {"ok": True, "faults": self.faults.as_dict()}
 
     def status(self) -> dict:
         roles = self.roles()
@@ -176,6 +229,7 @@ class ClusterService:
                 "address": str(ip),
                 "role": roles.get(node),
                 "stopped": node in self.stopped_nodes,
+                "faults": self.faults.of_node(node),
                 "daemons": [d for d in daemons if d["node"] == node],
             })
         rapi = None
@@ -191,6 +245,8 @@ class ClusterService:
             "ganeti_cluster": self.spec.cluster_fqdn,
             "cluster_ip": str(self.spec.cluster_ip),
             "network": self.spec.network,
+            "network_mode": self.spec.network_mode,
+            "secondary_network": self.spec.secondary_network,
             "master": self.master(),
             "uptime": round(time.time() - self.started, 1),
             "nodes": nodes,
@@ -313,13 +369,28 @@ class ClusterService:
     async def ssh_ports(self) -> None:
         """Accept and close on port 22 of every node: Ganeti only checks it answers."""
         listeners = []
-        for ip in self.spec.node_ips.values():
-            listeners += await trio.open_tcp_listeners(22, host=str(ip), backlog=16)
+        for node, ip in self.spec.node_ips.items():
+            if self.spec.isolated:
+                listeners.append(self.listen_in_node(node, 22))
+            else:
+                listeners += await trio.open_tcp_listeners(22, host=str(ip), backlog=16)
 
         async def close(stream) -> None:
             await stream.aclose()
 
         await trio.serve_listeners(close, listeners)
+
+    def listen_in_node(self, node: str, port: int) -> trio.SocketListener:
+        """A listener on 0.0.0.0:``port`` inside ``node``'s network namespace."""
+        import socket
+        anchor = self.cluster.node_anchor(node)
+        with ns.network_namespace(f"/proc/{anchor}/ns/net"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        sock.listen(16)
+        sock.setblocking(False)
+        return trio.SocketListener(trio.socket.from_stdlib_socket(sock))
 
     async def sysrq_tripwire(self) -> None:
         """Report writes to the cluster's /proc/sysrq-trigger stand-in."""

@@ -29,11 +29,21 @@ MAX_NODES = 2000
 # nodes (0: never).  The watcher restarts Ganeti daemons that are missing.
 DEFAULT_WATCHER_INTERVAL = 300
 CLUSTER_HOST_OFFSET = 1
+# In isolated mode the cluster's switch (the bridge in the cluster's root
+# network namespace, where the supervisor lives) holds this address.
+SWITCH_HOST_OFFSET = 2
 NODE_HOST_OFFSET = 10
 INSTANCE_HOST_OFFSET = 100
 
 # Directory names and Ganeti host names share these rules: lowercase DNS
 # labels, so they are safe as path components and as host names at once.
+# "isolated": one network namespace per node, on a switch, as real machines.
+# "shared": every node's address in one namespace (vcluster-setup's design);
+# lighter, but daemons must bind their node's address and nodes can reach
+# each other's loopback.
+NETWORK_MODES = ("isolated", "shared")
+DEFAULT_NETWORK_MODE = "isolated"
+
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -90,6 +100,8 @@ class ClusterSpec:
     cluster_name: str = "cluster"
     watcher_interval: int = DEFAULT_WATCHER_INTERVAL
     rapi_port: int | None = None  # host loopback port for RAPI (0: any free one)
+    network_mode: str = DEFAULT_NETWORK_MODE
+    secondary_network: str | None = None  # Ganeti's replication network
 
     def __post_init__(self) -> None:
         check_label("cluster name", self.name)
@@ -115,7 +127,12 @@ class ClusterSpec:
             raise InvalidInput(
                 f"invalid instance count {self.instances!r}", "give 0 or more"
             )
+        if self.network_mode not in NETWORK_MODES:
+            raise InvalidInput(f"invalid network mode {self.network_mode!r}",
+                               "use 'isolated' or 'shared'")
         net = parse_network(self.network)
+        if self.secondary_network is not None:
+            self._check_secondary(net)
         needed = self.last_host_offset()
         available = net.num_addresses - 2
         if net.prefixlen > 30 or needed > available:
@@ -125,6 +142,28 @@ class ClusterSpec:
                 f"has {max(available, 0)})",
                 f"use a larger one, e.g. --network {LARGE_NETWORK_EXAMPLE}",
             )
+
+    def _check_secondary(self, primary: ipaddress.IPv4Network) -> None:
+        if self.network_mode != "isolated":
+            raise InvalidInput(
+                "a secondary network needs per-node network namespaces",
+                "drop --network-mode shared")
+        secondary = parse_network(self.secondary_network)
+        if secondary.overlaps(primary):
+            raise InvalidInput(
+                f"secondary network {secondary} overlaps the network {primary}",
+                "choose a separate prefix, e.g. --secondary-network 198.51.100.0/24")
+        needed = NODE_HOST_OFFSET + self.nodes - 1
+        if secondary.prefixlen > 30 or needed > secondary.num_addresses - 2:
+            raise InvalidInput(
+                f"secondary network {secondary} is too small for {self.nodes} nodes "
+                f"(needs {needed} host addresses)",
+                f"use a larger one, e.g. --secondary-network {LARGE_NETWORK_EXAMPLE}")
+
+    @property
+    def isolated(self) -> bool:
+        """Does every node have its own network namespace?"""
+        return self.network_mode == "isolated"
 
     # -- names -------------------------------------------------------------
     def fqdn(self, short: str) -> str:
@@ -187,6 +226,31 @@ class ClusterSpec:
         return {n: self._host(NODE_HOST_OFFSET + i) for i, n in enumerate(self.node_names)}
 
     @property
+    def switch_ip(self) -> ipaddress.IPv4Address:
+        return self._host(SWITCH_HOST_OFFSET)
+
+    @property
+    def secondary_ip_network(self) -> ipaddress.IPv4Network | None:
+        if self.secondary_network is None:
+            return None
+        return ipaddress.IPv4Network(self.secondary_network)
+
+    def node_secondary_ip(self, node: str) -> ipaddress.IPv4Address | None:
+        net = self.secondary_ip_network
+        if net is None:
+            return None
+        return net.network_address + NODE_HOST_OFFSET + self.node_names.index(node)
+
+    @property
+    def secondary_switch_ip(self) -> ipaddress.IPv4Address | None:
+        net = self.secondary_ip_network
+        return None if net is None else net.network_address + SWITCH_HOST_OFFSET
+
+    def node_index(self, node: str) -> int:
+        """1 for node1: names host-side links (interface names are short)."""
+        return self.node_names.index(node) + 1
+
+    @property
     def instance_ips(self) -> dict[str, ipaddress.IPv4Address]:
         start = self.instance_host_offset()
         return {n: self._host(start + i) for i, n in enumerate(self.instance_names)}
@@ -205,6 +269,9 @@ class ClusterSpec:
             version = data.pop("version", None)
             if version != SPEC_VERSION:
                 raise ValueError(f"unsupported version {version!r}")
+            # Clusters made before per-node namespaces existed keep the shared
+            # network their Ganeti configuration was initialised for.
+            data.setdefault("network_mode", "shared")
             return cls(**data)
         except (ValueError, TypeError) as exc:
             raise OperationFailed(

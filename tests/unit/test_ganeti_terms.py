@@ -6,10 +6,18 @@ from vcluster_ns import ganeti
 from vcluster_ns.ganeti import Readiness
 from vcluster_ns.spec import ClusterSpec
 
-SPEC = ClusterSpec(nodes=2)
+SPEC = ClusterSpec(nodes=2, network_mode="shared")
+ISOLATED = ClusterSpec(nodes=2, secondary_network="198.51.100.0/24")
 
 
-def test_daemon_args_bind_the_node_address():
+def test_isolated_daemons_keep_their_default_bind_address():
+    args = ganeti.daemon_args(ISOLATED, "node2")
+    assert args == {"NODED_ARGS": "--no-mlock"}
+    assert ganeti.daemon_argv(ISOLATED, "node1", "ganeti-confd") == [
+        "/usr/sbin/ganeti-confd", "-f"]
+
+
+def test_shared_daemon_args_bind_the_node_address():
     args = ganeti.daemon_args(SPEC, "node2")
     assert args["NODED_ARGS"] == "--no-mlock -b 192.0.2.11"
     assert args["CONFD_ARGS"] == "-b 192.0.2.11"
@@ -53,8 +61,17 @@ def test_init_and_node_add_argv():
     assert argv[:2] == ["gnt-cluster", "init"]
     assert argv[-1] == "cluster.example.test"
     assert "--file-storage-dir=/srv/ganeti/file-storage" in argv
-    assert ganeti.node_add_argv("node2") == ["gnt-node", "add", "--no-ssh-key-check",
-                                             "node2"]
+    assert "--master-netdev=eth0" in argv
+    assert ganeti.node_add_argv(SPEC, "node2") == ["gnt-node", "add", "--no-ssh-key-check",
+                                                   "node2"]
+    assert "--master-netdev=lo" in ganeti.init_argv(SPEC)
+
+
+def test_secondary_network_in_init_and_node_add():
+    argv = ganeti.init_argv(ISOLATED)
+    assert argv[argv.index("-s") + 1] == "198.51.100.10"
+    assert ganeti.node_add_argv(ISOLATED, "node2") == [
+        "gnt-node", "add", "--no-ssh-key-check", "-s", "198.51.100.11", "node2"]
 
 
 def test_shipped_os_definitions():

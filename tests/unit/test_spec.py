@@ -247,3 +247,36 @@ def test_smallest_workable_network():
     assert str(spec.node_ip("node1")) == "192.0.2.10"
     with pytest.raises(InvalidInput):
         ClusterSpec(network="192.0.2.0/28", nodes=1, instances=1)
+
+
+def test_isolated_is_the_default_network_mode():
+    spec = ClusterSpec()
+    assert spec.network_mode == "isolated" and spec.isolated
+    assert str(spec.switch_ip) == "192.0.2.2"
+    assert spec.node_secondary_ip("node1") is None
+
+
+def test_old_cluster_json_keeps_the_shared_network():
+    text = ClusterSpec().to_json().replace('"network_mode": "isolated",\n', "")
+    assert "network_mode" not in text
+    assert ClusterSpec.from_json(text).network_mode == "shared"
+
+
+def test_secondary_network_addresses():
+    spec = ClusterSpec(nodes=3, secondary_network="198.51.100.0/24")
+    assert str(spec.node_secondary_ip("node3")) == "198.51.100.12"
+    assert str(spec.secondary_switch_ip) == "198.51.100.2"
+    assert ClusterSpec.from_json(spec.to_json()) == spec
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"network_mode": "bridged"}, "invalid network mode 'bridged'"),
+    ({"secondary_network": "192.0.2.128/25"}, "overlaps the network 192.0.2.0/24"),
+    ({"secondary_network": "198.51.100.0/28", "nodes": 10}, "is too small for 10 nodes"),
+    ({"secondary_network": "fd00::/64"}, "IPv6 network"),
+    ({"secondary_network": "198.51.100.0/24", "network_mode": "shared"},
+     "needs per-node network namespaces"),
+])
+def test_bad_network_modes_and_secondary_networks(kwargs, message):
+    with pytest.raises(InvalidInput, match=message):
+        ClusterSpec(**kwargs)

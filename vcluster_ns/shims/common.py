@@ -39,9 +39,16 @@ class Cluster:
         except ValueError:
             return False
 
-    def node_mnt_ns(self, node: str) -> str:
-        anchor = self.paths.node_anchor_file(node).read_text().strip()
-        return f"/proc/{anchor}/ns/mnt"
+    def node_anchor(self, node: str) -> int:
+        return int(self.paths.node_anchor_file(node).read_text())
+
+    def nsenter_options(self, node: str) -> list[str]:
+        """nsenter's options to become ``node`` from inside the cluster."""
+        base = f"/proc/{self.node_anchor(node)}/ns"
+        options = [f"--mount={base}/mnt"]
+        if self.spec.isolated:
+            options += [f"--net={base}/net", f"--uts={base}/uts"]
+        return options
 
     def node_env(self, node: str, base: dict | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
@@ -51,7 +58,7 @@ class Cluster:
         return env
 
     def nsenter(self, node: str, argv: list[str]) -> list[str]:
-        return [NSENTER, f"--mount={self.node_mnt_ns(node)}", "--", *argv]
+        return [NSENTER, *self.nsenter_options(node), "--", *argv]
 
 
 def error(program: str, message: str, code: int) -> int:
