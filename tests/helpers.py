@@ -144,8 +144,8 @@ def left_over(before: HostSnapshot, *clis: Cli) -> list[str]:
 KNOWN_KERNEL_ERRORS = ("missing required directory /proc/sys and the file /proc/sysrq-trigger",)
 
 
-def verify_errors(cli: Cli) -> list[str]:
-    out = cli("run", "node1", "gnt-cluster", "verify", check=False)
+def verify_errors(cli: Cli, master: str = "node1") -> list[str]:
+    out = cli("run", master, "gnt-cluster", "verify", check=False)
     lines = (out.stdout + out.stderr).splitlines()
     return [l for l in lines if "ERROR" in l
             and not any(known in l for known in KNOWN_KERNEL_ERRORS)]

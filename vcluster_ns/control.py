@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from .errors import (ClusterNotUp, EnvironmentUnsupported, ExitCode, InvalidInput,
-                     OperationFailed, Refused)
+                     OperationFailed, Refused, VclusterError)
 
 MAX_MESSAGE = 4 * 1024 * 1024
 
@@ -121,5 +121,8 @@ async def _answer(stream, handler: Handler) -> dict:
         return {"ok": False, "error": "malformed request"}
     try:
         return await handler(message)
+    except VclusterError as exc:  # bad input found inside: same code as outside
+        return {"ok": False, "error": exc.message, "hint": exc.hint,
+                "code": int(exc.exit_code)}
     except Exception as exc:  # one bad request must not take the supervisor down
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

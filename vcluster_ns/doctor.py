@@ -93,11 +93,40 @@ class Machine:
         return None
 
     def link_kinds_error(self) -> str | None:
-        return _probe_links()
+        return _in_throwaway_netns(_try_links)
+
+    def netem_error(self) -> str | None:
+        return netem_error()
 
 
-def _probe_links() -> str | None:
-    """Create a bridge and a veth pair in a throw-away network namespace."""
+def _try_links() -> str:
+    from pyroute2 import IPRoute
+    message = ""
+    with IPRoute() as ipr:
+        for kind, extra in (("bridge", {}), ("veth", {"peer": "probe1"})):
+            try:
+                ipr.link("add", ifname=f"probe-{kind}", kind=kind, **extra)
+            except Exception as exc:  # noqa: BLE001 - reported as text
+                message += f"{kind}: {exc}; "
+    return message
+
+
+def _try_netem() -> str:
+    """What tc says when adding a netem qdisc (empty: it works)."""
+    subprocess.run(["ip", "link", "add", "probe-br", "type", "bridge"], check=False,
+                   capture_output=True)
+    out = subprocess.run(["tc", "qdisc", "add", "dev", "probe-br", "root", "netem",
+                          "delay", "1ms"], capture_output=True, text=True)
+    return "" if out.returncode == 0 else (out.stderr.strip() or f"tc exit {out.returncode}")
+
+
+def netem_error() -> str | None:
+    """None if ``vcluster-ns net delay/loss`` can work here, else tc's reason."""
+    return _in_throwaway_netns(_try_netem)
+
+
+def _in_throwaway_netns(probe: Callable[[], str]) -> str | None:
+    """Run ``probe`` in a child with its own user and network namespaces."""
     from .namespaces import CLONE_NEWNET, CLONE_NEWUSER, unshare, write_id_maps
 
     uid, gid = os.geteuid(), os.getegid()
@@ -105,22 +134,17 @@ def _probe_links() -> str | None:
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        message = b""
+        message = ""
         try:
             unshare(CLONE_NEWUSER)
             write_id_maps("self", uid, gid)
             unshare(CLONE_NEWNET)
-            from pyroute2 import IPRoute
-            with IPRoute() as ipr:
-                for kind, extra in (("bridge", {}), ("veth", {"peer": "probe1"})):
-                    try:
-                        ipr.link("add", ifname=f"probe-{kind}", kind=kind, **extra)
-                    except Exception as exc:  # noqa: BLE001 - reported as text
-                        message += f"{kind}: {exc}; ".encode()
-        except Exception as exc:  # noqa: BLE001
-            message = f"{exc}".encode()
-        os.write(w, message)
-        os._exit(0)
+            message = probe()
+        except BaseException as exc:  # noqa: BLE001 - reported as text
+            message = f"{exc}"
+        finally:
+            os.write(w, message.encode()[:4096])
+            os._exit(0)
     os.close(w)
     answer = os.read(r, 4096).decode()
     os.close(r)
@@ -195,6 +219,16 @@ def check_links(m: Machine, nodes: int) -> Check:
     return Check("network devices", OK, "bridge and veth links work")
 
 
+def check_netem(m: Machine, nodes: int) -> Check:
+    error = m.netem_error()
+    if error:
+        return Check("netem", WARN, f"no netem qdisc ({error}): 'vcluster-ns net delay' "
+                     "and 'net loss' exit 4; partition, down and up work",
+                     "load sch_netem (modprobe sch_netem) or use a kernel with "
+                     "CONFIG_NET_SCH_NETEM")
+    return Check("netem", OK, "netem works: 'vcluster-ns net delay/loss' available")
+
+
 def check_sysrq(m: Machine, nodes: int) -> Check:
     if m.exists("/proc/sysrq-trigger"):
         return Check("sysrq", OK, "/proc/sysrq-trigger exists: inside the cluster it is "
@@ -245,7 +279,7 @@ def check_limits(m: Machine, nodes: int) -> Check:
 
 ALL: list[Callable[[Machine, int], Check]] = [
     check_userns, check_ganeti, check_noop_os, check_programs, check_links,
-    check_sysrq, check_memory, check_inotify, check_limits,
+    check_netem, check_sysrq, check_memory, check_inotify, check_limits,
 ]
 # What `up` checks before creating anything: cheap, and fatal when failing.
 FAST = [check_memory, check_inotify, check_limits]

@@ -35,6 +35,11 @@ REQUIRED_PROGRAMS = ("/usr/sbin/ganeti-noded", "/usr/sbin/gnt-cluster", ENSURE_D
 NOOP_OS_DIR = Path("/usr/share/ganeti/os/noop")
 
 NOT_MASTER_EXIT = 11
+# What wconfd and luxid print, and exit 1 with, when the other nodes outvote
+# them: an old master coming back after a failover over its head.
+LOST_VOTE = "Voting cannot be won by"
+# master-ip-setup adds the master IP with this label on the master netdev.
+MASTER_IP_LABEL = f"{PRIMARY_IFNAME}:0"
 
 USERS = ["gnt-confd", "gnt-masterd", "gnt-luxid", "gnt-rapi", "gnt-metad", "gnt-mond"]
 GROUPS = ["gnt-admin", "gnt-confd", "gnt-daemons", "gnt-luxid", "gnt-masterd",

@@ -8,7 +8,8 @@ Life of a daemon (``Daemon.state``)::
 
     starting ──ready──► running ──exit──► backoff ──delay──► starting ...
         │                   │                 └─ too many crashes ─► failed
-        └─ exit with a status listed in ``ok_exits`` ─► that state (no restart)
+        └─ exit with a status listed in ``ok_exits``, or a last log line
+           holding one of ``ok_messages`` ─► that state (no restart)
     stop(): SIGTERM to the process group, ``grace`` seconds, then SIGKILL ─► stopped
 
 Readiness is observed, not assumed: a daemon is ``running`` once its probe
@@ -67,6 +68,8 @@ class DaemonSpec:
     log_path: Path
     probe: Callable[[], Awaitable[bool]] | None = None
     ok_exits: dict[int, str] = dataclasses.field(default_factory=dict)
+    # Some daemons say why they stopped only in words: text -> state.
+    ok_messages: dict[str, str] = dataclasses.field(default_factory=dict)
     pid_file: Path | None = None
     cwd: str = "/"
 
@@ -100,7 +103,7 @@ class Daemon:
             "node": self.spec.group,
             "daemon": self.spec.name,
             "state": self.state,
-            "pid": self.pid if self.state not in TERMINAL else None,
+            "pid": self.pid if self.state in (STARTING, RUNNING) else None,
             "restarts": self.restarts,
             "uptime": round(time.monotonic() - self.since, 1)
             if self.state == RUNNING else None,
@@ -211,8 +214,9 @@ class Supervisor:
                 if daemon.stopping:
                     break
                 daemon.last_exit = status
-                if status in daemon.spec.ok_exits:
-                    daemon.set_state(daemon.spec.ok_exits[status])
+                state = _expected_exit(daemon.spec, status)
+                if state is not None:
+                    daemon.set_state(state)
                     return
                 now = time.monotonic()
                 daemon.crash_times.append(now)
@@ -293,6 +297,18 @@ class Supervisor:
             daemon.failure = f"not ready after {self.ready_timeout:g}s"
             self.log(f"{daemon.spec.group}/{daemon.spec.name} {daemon.failure}")
             daemon.set_state(daemon.state)  # wake waiters; state stays "starting"
+
+
+def _expected_exit(spec: DaemonSpec, status: int) -> str | None:
+    """The state an exit means when it is an answer rather than a crash."""
+    if status in spec.ok_exits:
+        return spec.ok_exits[status]
+    if spec.ok_messages:
+        last = tail(spec.log_path, 1)
+        for text, state in spec.ok_messages.items():
+            if text in last:
+                return state
+    return None
 
 
 def _signal_group(pgid: int, sig: int) -> None:

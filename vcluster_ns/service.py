@@ -20,6 +20,7 @@ import trio
 from . import control, ganeti, portforward
 from . import namespaces as ns
 from .errors import ExitCode
+from .netns import PRIMARY_IFNAME
 from .faults import ACTIONS, NETEM_MISSING, NetworkFaults, is_netem_missing
 from .layout import ClusterPaths
 from .runner import (RUNNING, STARTING, DaemonSpec, ListenTable,
@@ -89,6 +90,7 @@ class ClusterService:
             log_path=self.paths.node_log_dir(node) / f"{daemon}.log",
             probe=probe,
             ok_exits={ganeti.NOT_MASTER_EXIT: NOT_MASTER},
+            ok_messages={ganeti.LOST_VOTE: NOT_MASTER},
             pid_file=ganeti.pid_file(self.paths.node_root(node), daemon),
         )
 
@@ -166,6 +168,7 @@ class ClusterService:
         if op == "node-stop":
             self.stopped_nodes.add(node)
             await self.supervisor.stop_group(node, kill=msg.get("kill", True))
+            await self.forget_runtime_addresses(node)
             return {"ok": True}
         if op == "kill":
             d = await self.supervisor.kill(node, daemon)
@@ -182,6 +185,15 @@ class ClusterService:
             self.shutdown_requested.set()
             return {"ok": True, "stopping": True}
         return {"ok": False, "error": f"unknown operation {op!r}"}
+
+    async def forget_runtime_addresses(self, node: str) -> None:
+        """A node that loses power loses the master IP Ganeti added to it."""
+        if not self.spec.isolated:
+            return  # shared: the one master IP belongs to every node at once
+        argv = ["ip", "addr", "flush", "dev", PRIMARY_IFNAME, "label", ganeti.MASTER_IP_LABEL]
+        await trio.run_process(self.cluster.nsenter(node, argv), check=False,
+                               stdin=subprocess.DEVNULL, capture_stdout=True,
+                               capture_stderr=True)
 
     # -- network faults ----------------------------------------------------
     async def network_fault(self, msg: dict) -> dict:

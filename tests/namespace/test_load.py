@@ -102,9 +102,11 @@ def test_two_clusters_side_by_side(tmp_path):
     try:
         a("up", "--no-init", "--nodes", "2")
         b("up", "--no-init", "--nodes", "2")
-        for cli in (a, b):
-            addresses = cli("run", "node1", "ip", "-o", "-4", "addr").stdout
-            assert "192.0.2.10/32" in addresses and "192.0.2.11/32" in addresses
+        for cli in (a, b):  # the same addresses, each on its own switch
+            addresses = cli("run", "node2", "ip", "-o", "-4", "addr").stdout
+            assert "192.0.2.11/24" in addresses
+            assert cli("run", "node1", "bash", "-c", "echo > /dev/tcp/192.0.2.11/22",
+                       check=False).returncode == 0
         # Separate pid (and network) namespaces.
         for kind in ("pid", "net", "user"):
             assert os.readlink(f"/proc/{a.pid1()}/ns/{kind}") != \

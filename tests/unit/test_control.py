@@ -8,12 +8,17 @@ import pytest
 import trio
 
 from vcluster_ns import control
-from vcluster_ns.errors import ClusterNotUp, ExitCode, OperationFailed
+from vcluster_ns.errors import (ClusterNotUp, EnvironmentUnsupported, ExitCode,
+                                InvalidInput, OperationFailed)
 
 
 async def echo_handler(message):
     if message["op"] == "fail":
         raise RuntimeError("handler broke")
+    if message["op"] == "bad":
+        raise InvalidInput("bad thing", "do better")
+    if message["op"] == "unsupported":
+        return {"ok": False, "code": 4, "error": "no netem", "hint": "get one"}
     return {"ok": True, "echo": message}
 
 
@@ -63,6 +68,19 @@ async def test_handler_exception_becomes_error_answer(tmp_path):
         with pytest.raises(OperationFailed, match="handler broke"):
             await trio.to_thread.run_sync(control.call, path, {"op": "fail"})
         assert (await trio.to_thread.run_sync(control.call, path, {"op": "x"}))["ok"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_refusals_keep_their_exit_code_across_the_socket(tmp_path):
+    path = tmp_path / "control.sock"
+    async with trio.open_nursery() as nursery:
+        await nursery.start(control.serve, path, echo_handler)
+        with pytest.raises(InvalidInput) as bad:
+            await trio.to_thread.run_sync(control.call, path, {"op": "bad"})
+        assert bad.value.one_line() == "bad thing (do better)"
+        with pytest.raises(EnvironmentUnsupported) as missing:
+            await trio.to_thread.run_sync(control.call, path, {"op": "unsupported"})
+        assert missing.value.exit_code == 4 and missing.value.hint == "get one"
         nursery.cancel_scope.cancel()
 
 

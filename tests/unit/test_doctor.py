@@ -13,7 +13,7 @@ from vcluster_ns.errors import EnvironmentUnsupported
 class FakeMachine(doctor.Machine):
     def __init__(self, sysctls=None, packages=None, programs=None, mem=24000,
                  nofile=65536, nproc=100000, userns_error=None, links_error=None,
-                 files=()):
+                 files=(), netem_error=None):
         self.sysctls = {"fs.inotify.max_user_instances": "128", **(sysctls or {})}
         self.packages = {"ganeti": "3.0.2-3", "ganeti-os-noop": "0.2-5"} \
             if packages is None else packages
@@ -22,6 +22,7 @@ class FakeMachine(doctor.Machine):
         self.limits = {resource.RLIMIT_NOFILE: nofile, resource.RLIMIT_NPROC: nproc}
         self._userns_error = userns_error
         self._links_error = links_error
+        self._netem_error = netem_error
         self.files = set(files)
 
     def sysctl(self, name):
@@ -49,6 +50,9 @@ class FakeMachine(doctor.Machine):
 
     def link_kinds_error(self):
         return self._links_error
+
+    def netem_error(self):
+        return self._netem_error
 
 
 def by_name(checks):
@@ -90,6 +94,14 @@ def test_missing_programs_fail():
 def test_missing_link_kinds_fail():
     check = doctor.check_links(FakeMachine(links_error="veth: not supported"), 3)
     assert check.status == doctor.FAIL and "veth" in check.detail
+
+
+def test_absent_netem_is_a_warning_that_names_what_still_works():
+    check = doctor.check_netem(FakeMachine(netem_error="Specified qdisc kind is unknown."), 3)
+    assert check.status == doctor.WARN
+    assert "exit 4" in check.detail and "partition" in check.detail
+    assert "sch_netem" in check.fix
+    assert doctor.check_netem(FakeMachine(), 3).status == doctor.OK
 
 
 def test_absent_sysrq_is_explained():

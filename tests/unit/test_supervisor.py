@@ -120,6 +120,22 @@ async def test_ok_exit_is_not_restarted(tmp_path, autojump_clock):
     assert sup.status()[0]["state"] == "not-master"
 
 
+async def test_an_exit_explained_in_the_log_is_not_restarted(tmp_path, autojump_clock):
+    script = ("import sys; print('Failed to verify master status: Voting cannot be won "
+              "by node1'); sys.exit(1)")
+    with real_time_limit(20):
+        async with supervisor(policy=FAST) as sup:
+            daemon = await sup.start(fake(tmp_path, "wconfd", script,
+                                          ok_messages={"Voting cannot be won": "not-master"}))
+            await daemon.done.wait()
+            crashing = await sup.start(fake(tmp_path, "luxid", "import sys; sys.exit(1)",
+                                            ok_messages={"Voting cannot be won": "x"}),
+                                       wait=False)
+            await crashing.done.wait()
+    assert (daemon.state, daemon.last_exit, daemon.restarts) == ("not-master", 1, 0)
+    assert crashing.state == "failed"
+
+
 async def test_exit_zero_is_a_crash_unless_listed(tmp_path):
     with real_time_limit(20):
         async with supervisor(policy=FAST) as sup:
