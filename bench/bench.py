@@ -19,7 +19,12 @@ Measured:
      the same command timed inside the cluster (as typed in `shell`);
   5. diskless fake-hypervisor instances added through parallel job
      submission: instances per second, and `gnt-instance list` at that size;
-  6. `down`, and `up` again (restart), for the largest size.
+  6. `down`, and `up` again (restart), for the largest size;
+  7. the cost of a network namespace per node: `up --no-init` of the same
+     size in isolated and shared mode (namespaces, cables and mounts only),
+     wall time and memory (MemAvailable and kernel slab drop), per node.
+
+With ``--modes isolated,shared`` tables 1 and 3 have a row per mode.
 """
 
 from __future__ import annotations
@@ -120,11 +125,13 @@ def table(title: str, headers: list[str], rows: list[list]) -> None:
 
 # -- the measurements --------------------------------------------------------
 
-def bring_up(root: Path, name: str, nodes: int, network: str) -> tuple[VirtualCluster, dict]:
+def bring_up(root: Path, name: str, nodes: int, network: str,
+             mode: str = "isolated") -> tuple[VirtualCluster, dict]:
     vc = VirtualCluster(name, root)
     cpu0 = own_cpu()
     start = time.perf_counter()
-    vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0))
+    vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0,
+                      network_mode=mode))
     wall = time.perf_counter() - start
     cpu = own_cpu() - cpu0 + cpu_seconds(cluster_pids(vc))
     return vc, {"wall": wall, "cpu": cpu, **vc.timings}
@@ -144,6 +151,45 @@ def baseline(root: Path, name: str, nodes: int, network: str) -> float:
     wall = time.perf_counter() - start
     vc.destroy()
     return wall
+
+
+def meminfo_mb() -> dict[str, float]:
+    values = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, value = line.split(":", 1)
+        values[key] = int(value.split()[0]) / 1024
+    return values
+
+
+def isolation_cost(root: Path, nodes: int, network: str, repeat: int = 3) -> list[list]:
+    """`up --no-init` in both modes, alternating, median of ``repeat`` each:
+    what the per-node network namespaces cost.  Memory is system-wide, so
+    the machine must be otherwise idle."""
+    samples: dict[str, list[tuple[float, float, float, float]]] = {"shared": [], "isolated": []}
+    for i in range(repeat):
+        for mode in ("shared", "isolated"):
+            vc = VirtualCluster(f"iso{i}{mode[0]}", root)
+            spec = ClusterSpec(name=vc.name, nodes=nodes, network=network, instances=0,
+                               network_mode=mode)
+            time.sleep(3)
+            before = meminfo_mb()
+            start = time.perf_counter()
+            vc.up(spec, init=False)
+            wall = time.perf_counter() - start
+            time.sleep(3)
+            after = meminfo_mb()
+            rss = rss_by_kind(vc)["ours"]
+            vc.destroy()
+            samples[mode].append((wall, before["MemAvailable"] - after["MemAvailable"],
+                                  after["Slab"] - before["Slab"], rss))
+    medians = {m: [statistics.median(column) for column in zip(*rows)]
+               for m, rows in samples.items()}
+    rows = [[m, nodes, f"{v[0]:.2f}", f"{v[1]:.0f}", f"{v[2]:.1f}", f"{v[3]:.0f}"]
+            for m, v in medians.items()]
+    diff = [(medians["isolated"][i] - medians["shared"][i]) / nodes for i in range(4)]
+    rows.append(["isolated - shared, per node", "", f"{diff[0] * 1000:.1f} ms",
+                 f"{diff[1]:.2f}", f"{diff[2]:.2f}", f"{diff[3]:.2f}"])
+    return rows
 
 
 def run_latency(vc: VirtualCluster, repeat: int) -> list[list]:
@@ -198,6 +244,12 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=20, help="samples of short timings")
     parser.add_argument("--network", default="198.18.0.0/16")
+    parser.add_argument("--modes", default="isolated",
+                        help="network modes for tables 1 and 3 (isolated,shared)")
+    parser.add_argument("--shared-sizes", default=None,
+                        help="node counts for the shared-mode rows (default: --sizes)")
+    parser.add_argument("--isolation-size", type=int, default=100,
+                        help="node count for table 7 (0: skip)")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
@@ -207,35 +259,39 @@ def main() -> int:
     print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} cores, {os.uname().release}")
     try:
+        modes = args.modes.split(",")
+        shared_sizes = [int(x) for x in (args.shared_sizes or args.sizes).split(",")]
+        runs = [(m, n) for m in modes for n in (sizes if m == "isolated" else shared_sizes)]
         results, clusters = {}, {}
-        for n in sizes:
-            vc, figures = bring_up(root, f"b{n}", n, args.network)
-            results[n] = figures
+        for mode, n in runs:
+            vc, figures = bring_up(root, f"b{n}{mode[0]}", n, args.network, mode)
+            results[mode, n] = figures
             time.sleep(5)  # let the daemons settle before reading their memory
             figures["rss"] = rss_by_kind(vc)
-            if n != max(sizes):
+            if (mode, n) != (modes[0], max(sizes)):
                 vc.destroy()
             else:
                 clusters[n] = vc
         base = {n: baseline(root, f"base{n}", n, args.network) for n in base_sizes}
         phases = ["namespaces+daemons", "gnt-cluster init", "node adds", "new nodes' daemons"]
         rows = []
-        for n in sizes:
-            f = results[n]
+        for mode, n in runs:
+            f = results[mode, n]
             ratio = f"{f['wall'] / base[n]:.2f}" if n in base else "-"
-            rows.append([n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
+            rows.append([mode, n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
                          *(f"{f.get(p, 0):.1f}" for p in phases),
                          f"{base[n]:.1f}" if n in base else "-", ratio])
-        table("1-2. up: wall and CPU seconds, phases; baseline = vcluster-setup's way",
-              ["nodes", "wall", "CPU", *phases, "baseline wall", "ours/baseline"], rows)
+        table("1-2. up: wall and CPU seconds, phases; baseline = vcluster-setup's way "
+              "(isolated mode)",
+              ["mode", "nodes", "wall", "CPU", *phases, "baseline wall", "ours/baseline"], rows)
         rows = []
-        for n in sizes:
-            rss = results[n]["rss"]
+        for mode, n in runs:
+            rss = results[mode, n]["rss"]
             total = rss["ganeti"] + rss["ours"]
-            rows.append([n, f"{total:.0f}", f"{total / n:.1f}", f"{rss['ganeti']:.0f}",
+            rows.append([mode, n, f"{total:.0f}", f"{total / n:.1f}", f"{rss['ganeti']:.0f}",
                          f"{rss['ours']:.0f}", f"{rss['ours'] / n:.1f}"])
-        table("3. idle memory (RSS, MB)", ["nodes", "total", "per node", "Ganeti daemons",
-                                           "ours", "ours per node"], rows)
+        table("3. idle memory (RSS, MB)", ["mode", "nodes", "total", "per node",
+                                           "Ganeti daemons", "ours", "ours per node"], rows)
         largest = clusters[max(sizes)]
         table(f"4. command latency (ms, {args.repeat} runs)", ["what", "median", "p95"],
               run_latency(largest, args.repeat))
@@ -252,6 +308,12 @@ def main() -> int:
         table(f"6. restart of the {max(sizes)}-node cluster", ["down (s)", "up again (s)"],
               [[f"{down:.1f}", f"{again:.1f}"]])
         largest.destroy()
+        if args.isolation_size:
+            table(f"7. cost of a network namespace per node (up --no-init, "
+                  f"{args.isolation_size} nodes)",
+                  ["mode", "nodes", "wall (s)", "MemAvailable drop (MB)", "slab growth (MB)",
+                   "our RSS (MB)"],
+                  isolation_cost(root, args.isolation_size, args.network))
     finally:
         for path in root.iterdir():
             vc = VirtualCluster(path.name, root)

@@ -22,10 +22,10 @@ def isolated3(tmp_path_factory):
     before = HostSnapshot.take()
     cli = Cli(tmp_path_factory.mktemp("net") / "clusters")
     cli("up", "--nodes", "3", "--secondary-network", "198.51.100.0/24")
+    cli.host_before = before
     yield cli
     if cli.pid1():
         cli("down", check=False)
-    assert left_over(before, cli) == []
 
 
 def holders_of_cluster_ip(cli: Cli) -> list[str]:
@@ -117,3 +117,13 @@ def test_master_cut_off_fails_over_and_learns_after_heal(isolated3: Cli):
     wait_for(lambda: verify_errors(cli, master="node2") == [], 180, interval=5,
              what="gnt-cluster verify on node2 to be clean")
     assert json.loads(cli("status", "--json").stdout)["master"] == "node2"
+
+
+def test_down_with_faults_in_force_leaves_nothing(isolated3: Cli):
+    cli = isolated3
+    cli("net", "partition", "node3")
+    cli("net", "down", "node2")
+    cli("down")
+    wait_for(lambda: not left_over(cli.host_before, cli), 30,
+             what="the host to look as before")
+    assert left_over(cli.host_before, cli) == []
