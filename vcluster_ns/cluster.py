@@ -70,6 +70,19 @@ class VirtualCluster:
                 f"cluster directory {self.paths.dir} is too long for a unix socket path",
                 f"use a --root shorter than {MAX_SOCKET_PATH - 20} characters")
 
+    def check_socket_paths(self, spec: ClusterSpec) -> None:
+        """Ganeti's daemons make unix sockets below each node's root: a long
+        --root would only fail later, inside gnt-cluster init."""
+        longest = max(spec.node_names, key=len)
+        path = self.paths.node_root(longest) / ganeti.LONGEST_SOCKET
+        excess = len(os.fsencode(path)) - MAX_SOCKET_PATH
+        if excess > 0:
+            room = len(os.fsencode(self.root)) - excess
+            raise InvalidInput(
+                f"cluster directory {self.paths.dir} is too long for Ganeti's unix sockets "
+                f"({path} has {len(os.fsencode(path))} bytes, at most {MAX_SOCKET_PATH})",
+                f"use a --root of at most {max(room, 1)} characters, or shorter names")
+
     # -- state -------------------------------------------------------------
     def exists(self) -> bool:
         return self.paths.spec_file.exists()
@@ -134,12 +147,14 @@ class VirtualCluster:
             spec = existing
             if self.is_up():
                 return False
+            self.check_socket_paths(spec)
             if not os.access(self.paths.dir, os.W_OK | os.X_OK):
                 raise InvalidInput(f"cluster directory {self.paths.dir} is not writable",
                                    "fix its permissions, or use another --root")
             preflight(spec.nodes, require_ganeti=init)
         else:
             spec = spec or ClusterSpec(name=self.name)
+            self.check_socket_paths(spec)
             preflight(spec.nodes, require_ganeti=init)
             self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
             self.create(spec)

@@ -58,6 +58,8 @@ PORTS = {"ganeti-noded": 1811, "ganeti-rapi": 5080, "ganeti-mond": 1815}
 UDP_PORTS = {"ganeti-confd": 1814}
 SOCKETS = {"ganeti-wconfd": "ganeti-wconfd", "ganeti-luxid": "ganeti-query",
            "ganeti-metad": "ganeti-metad"}
+# The longest unix socket path Ganeti makes below a node's root.
+LONGEST_SOCKET = "var/run/ganeti/socket/ganeti-wconfd"
 
 
 @dataclasses.dataclass(frozen=True)

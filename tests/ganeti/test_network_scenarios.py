@@ -127,3 +127,19 @@ def test_down_with_faults_in_force_leaves_nothing(isolated3: Cli):
     wait_for(lambda: not left_over(cli.host_before, cli), 30,
              what="the host to look as before")
     assert left_over(cli.host_before, cli) == []
+
+
+def test_shared_mode_still_runs_ganeti(tmp_path_factory):
+    """vcluster-setup's single namespace, kept as --network-mode shared."""
+    cli = Cli(tmp_path_factory.mktemp("sh") / "clusters", "shared")
+    try:
+        cli("up", "--nodes", "2", "--network-mode", "shared")
+        out = cli("run", "node1", "gnt-node", "list", "--no-headers", "-o", "name").stdout
+        assert out.split() == ["node1", "node2"]
+        # one namespace: node2 sees node1's address (and the master IP on lo)
+        addresses = cli("run", "node2", "ip", "-o", "-4", "addr", "show").stdout
+        assert "192.0.2.10/32" in addresses and f"{CLUSTER_IP}/32" in addresses
+        assert verify_errors(cli) == []
+    finally:
+        if cli.pid1():
+            cli("down", check=False)
