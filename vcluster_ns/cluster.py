@@ -147,15 +147,15 @@ class VirtualCluster:
             spec = existing
             if self.is_up():
                 return False
-            self.check_socket_paths(spec)
             if not os.access(self.paths.dir, os.W_OK | os.X_OK):
                 raise InvalidInput(f"cluster directory {self.paths.dir} is not writable",
                                    "fix its permissions, or use another --root")
-            preflight(spec.nodes, require_ganeti=init)
         else:
             spec = spec or ClusterSpec(name=self.name)
+        preflight(spec.nodes, require_ganeti=init)
+        if init:  # with --no-init no Ganeti daemon makes a socket
             self.check_socket_paths(spec)
-            preflight(spec.nodes, require_ganeti=init)
+        if created:
             self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
             self.create(spec)
         with self.phase("namespaces+daemons"):

@@ -206,15 +206,6 @@ def test_root_too_long_for_the_control_socket(tmp_path):
     assert not root.exists()
 
 
-def test_root_too_long_for_ganetis_sockets(tmp_path):
-    # Short enough for control.sock, too long for a node's ganeti-wconfd socket.
-    root = tmp_path / ("r" * (80 - len(str(tmp_path))))
-    result = _raw("--root", str(root), "up", "--no-init", "--nodes", "10")
-    assert_one_error_line(result, 2, "is too long for Ganeti's unix sockets",
-                          "(use a --root of at most")
-    assert not (root / "default").exists()
-
-
 # -- this machine cannot run clusters (exit 4) ----------------------------
 
 # Produced without privilege: in a user and mount namespace of our own, where
