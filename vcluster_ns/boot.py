@@ -29,7 +29,7 @@ from pathlib import Path
 
 import prctl
 
-from . import mounts, namespaces as ns, netns
+from . import mounts, namespaces as ns, netns, reaper
 from .layout import ClusterPaths
 from .errors import VclusterError
 from .pidfile import PidFile
@@ -38,6 +38,8 @@ from .shims import SHIM_TARGETS
 from .spec import ClusterSpec
 
 SLEEP = "/bin/sleep"
+# Where prctl is installed: reaper.py runs without site-packages on its path.
+SITE_DIR = os.path.dirname(prctl.__file__)
 
 # The launcher stays in the host's mount namespace so that it still sees the
 # host's /proc (to record and later check pid 1's host pid); pid 1 creates the
@@ -150,24 +152,18 @@ def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
     os.close(ready_w)
     if rapi_listener is not None:
         rapi_listener.close()  # the service has it
+    become_small(reaper.command(SITE_DIR, "init", process_title("init", spec, paths),
+                                str(service)))
+    os._exit(reaper.reap(service))  # only if the exec failed
 
-    def forward(signum, frame):
-        try:
-            os.kill(service, signum)
-        except ProcessLookupError:
-            pass
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(1)
-        if pid == service:
-            code = os.waitstatus_to_exitcode(status)
-            log(f"service exited with {code}; ending the cluster")
-            os._exit(code if code >= 0 else 1)
+def become_small(argv: list[str]) -> None:
+    """exec the small waiting program (reaper.py); returns only on failure."""
+    sys.stdout.flush()
+    try:
+        os.execv(argv[0], argv)
+    except OSError as exc:
+        log(f"cannot exec {argv[2]}: {exc.strerror}; waiting in this process")
 
 
 def main(argv: list[str]) -> int:
@@ -199,21 +195,16 @@ def main(argv: list[str]) -> int:
         rapi_listener.close()
     answer = os.read(ready_r, 65536).decode()
     os.close(ready_r)
-    pidfile = PidFile(paths.pid_file)
     if answer == "ok":
-        pidfile.write(init)
+        PidFile(paths.pid_file).write(init)
         log(f"cluster {spec.name} is pid {init}")
+        become_small(reaper.command(SITE_DIR, "launcher", process_title("launcher", spec, paths),
+                                    str(init), str(paths.pid_file),
+                                    str(paths.control_socket), spec.name))
     else:
         log(answer or "error: the cluster's init died during setup")
-    _, status = os.waitpid(init, 0)
-    pidfile.remove_if(init)
-    try:
-        paths.control_socket.unlink()
-    except FileNotFoundError:
-        pass
-    code = os.waitstatus_to_exitcode(status)
-    log(f"cluster {spec.name} ended (status {code})")
-    return 0 if code == 0 else 1
+    return reaper.wait_for_init(init, str(paths.pid_file), str(paths.control_socket),
+                                spec.name)
 
 
 if __name__ == "__main__":
