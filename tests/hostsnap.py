@@ -106,7 +106,16 @@ def _could_be_ours(pid: int, cmd: str, owners: list[str] | None) -> bool:
     if owners is None:
         return foreign_ns or "vcluster-ns " in cmd or "ganeti" in cmd
     title = _namespace_init_title(pid) if foreign_ns else cmd
-    return title.startswith("vcluster-ns ") and any(title.endswith(f" {o}") for o in owners)
+    return title.startswith("vcluster-ns ") and any(_owned_by(title, o) for o in owners)
+
+
+def _owned_by(title: str, owner: str) -> bool:
+    """Titles end with the cluster directory; ``owner`` may end with ``*``
+    to name every directory under a prefix (clusters made by someone else,
+    such as the pytest plugin, in a temporary root)."""
+    if owner.endswith("*"):
+        return f" {owner[:-1]}" in title
+    return title.endswith(f" {owner}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +138,8 @@ class HostSnapshot:
 
     def differences(self, later: "HostSnapshot", owner=None) -> list[str]:
         """What changed; with ``owner`` (a cluster directory, or a list of
-        them) only those clusters' processes count, so other clusters of the
-        user may run meanwhile."""
+        them, or a prefix ending in ``*``) only those clusters' processes
+        count, so other clusters of the user may run meanwhile."""
         owners = None if owner is None else [
             str(o) for o in (owner if isinstance(owner, (list, tuple)) else [owner])]
         diff = []
