@@ -82,6 +82,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK
 
 
+def cpu_by_kind(vc: VirtualCluster) -> dict[str, float]:
+    """CPU seconds per kind of process, including children they reaped.
+
+    A profile at process level: noded's forked request handlers and
+    luxid's job processes count towards their parent once reaped."""
+    kinds: dict[str, float] = {}
+    for pid in cluster_pids(vc):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if cmd.startswith("vcluster-ns "):
+            kind = cmd.split()[1]
+        else:
+            words = [w for w in cmd.split() if "ganeti-" in w or w.startswith("/usr/sbin")]
+            kind = os.path.basename(words[0]) if words else cmd.split()[0] if cmd else "?"
+        kinds[kind] = kinds.get(kind, 0.0) + sum(int(f) for f in fields[11:15]) / CLK
+    return kinds
+
+
 def own_cpu() -> float:
     usage = os.times()
     return usage.user + usage.system + usage.children_user + usage.children_system
@@ -133,8 +154,10 @@ def bring_up(root: Path, name: str, nodes: int, network: str,
     vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0,
                       network_mode=mode))
     wall = time.perf_counter() - start
-    cpu = own_cpu() - cpu0 + cpu_seconds(cluster_pids(vc))
-    return vc, {"wall": wall, "cpu": cpu, **vc.timings}
+    own = own_cpu() - cpu0
+    cpu = own + cpu_seconds(cluster_pids(vc))
+    profile = {"gnt-* clients (run)": own, **cpu_by_kind(vc)}
+    return vc, {"wall": wall, "cpu": cpu, "profile": profile, **vc.timings}
 
 
 def baseline(root: Path, name: str, nodes: int, network: str) -> float:
@@ -232,7 +255,22 @@ def add_instances(vc: VirtualCluster, count: int, parallel: int = 16) -> tuple[f
     listed = vc.run(master, "gnt-instance", "list", "--no-headers", "-o", "name", check=True)
     list_time = time.perf_counter() - listing_start
     made = sum(1 for line in listed.stdout.split() if line.startswith("bench"))
+    report_failed_jobs(vc, master)
     return made / elapsed, list_time, made
+
+
+def report_failed_jobs(vc: VirtualCluster, master: str, limit: int = 3) -> None:
+    """Why instance adds failed: the first error of a few failed jobs."""
+    jobs = vc.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status",
+                  check=True).stdout.split("\n")
+    failed = [line.split()[0] for line in jobs if line.split()[1:] == ["error"]]
+    if not failed:
+        return
+    print(f"\n{len(failed)} job(s) failed; first errors:", file=sys.stderr)
+    for job in failed[:limit]:
+        info = vc.run(master, "gnt-job", "info", job, check=False).stdout
+        errors = [l.strip() for l in info.splitlines() if "rror" in l][:2]
+        print(f"  job {job}: {' | '.join(errors)}", file=sys.stderr)
 
 
 def main() -> int:
@@ -284,6 +322,14 @@ def main() -> int:
         table("1-2. up: wall and CPU seconds, phases; baseline = vcluster-setup's way "
               "(isolated mode)",
               ["mode", "nodes", "wall", "CPU", *phases, "baseline wall", "ours/baseline"], rows)
+        largest_run = (modes[0], max(sizes))
+        profile = results[largest_run]["profile"]
+        total_cpu = sum(profile.values())
+        table(f"1b. where the CPU of `up` went, {largest_run[1]} nodes ({largest_run[0]}): "
+              "seconds, each process with the children it reaped",
+              ["process", "CPU s", "share"],
+              [[k, f"{v:.1f}", f"{100 * v / total_cpu:.0f}%"]
+               for k, v in sorted(profile.items(), key=lambda kv: -kv[1]) if v >= 0.05])
         rows = []
         for mode, n in runs:
             rss = results[mode, n]["rss"]
