@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,7 +26,6 @@ from .errors import (ClusterNotUp, EnvironmentUnsupported, InvalidInput,
 from .layout import ClusterPaths
 from .namespaces import probe_user_namespaces
 from .pidfile import PidFile
-from .shims import write_shims
 from .shims.common import BASE_PATH
 from .spec import ClusterSpec, check_label
 
@@ -176,6 +174,7 @@ class VirtualCluster:
     def start_supervisor(self) -> None:
         self.progress("starting namespaces and supervisor")
         spec = self.spec()
+        from .shims import write_shims
         write_shims(self.paths.shims, self.paths.dir)
         layout.ensure_runtime_files(self.paths)
         layout.write_helper_scripts(self.paths, spec, [sys.executable, "-m", "vcluster_ns.cli"])
@@ -278,6 +277,7 @@ class VirtualCluster:
         cluster), but the client side of each add (reaching the node,
         node-daemon-setup, certificates) overlaps with the other jobs.
         """
+        import tempfile
         spec = self.spec()
         pending, running, failures, done = list(nodes), {}, [], 0
         with open(os.devnull, "rb") as devnull:

@@ -20,8 +20,6 @@ import os
 import signal
 import sys
 
-import prctl
-
 from . import namespaces as ns
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP)
@@ -59,7 +57,7 @@ def spawn(pid1: int, node_ns: NodeNamespaces, argv: list[str], env: dict[str, st
         for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
             if fd is not None:
                 os.dup2(fd, target)
-        prctl.set_pdeathsig(signal.SIGKILL)
+        ns.set_pdeathsig(signal.SIGKILL)
         # Opened before joining: the paths are the host's view.
         node_fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), nstype)
                     for path, nstype in node_ns]
@@ -91,7 +89,7 @@ def _bridge(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     child = os.fork()
     if child == 0:
         try:
-            prctl.set_pdeathsig(signal.SIGKILL)
+            ns.set_pdeathsig(signal.SIGKILL)
             try:
                 os.chdir(cwd if cwd and os.path.isdir(cwd) else env.get("HOME", "/"))
             except OSError:

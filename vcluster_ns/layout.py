@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 import shlex
-import shutil
 from pathlib import Path
 
 from .errors import InvalidInput, OperationFailed
@@ -234,6 +232,7 @@ def create_cluster_tree(
 
     ``node_defaults`` maps each node to its ``etc/default/ganeti`` variables.
     """
+    import shutil  # here, not at the top: `vcluster-ns run` never needs it
     try:
         paths.dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
@@ -257,8 +256,9 @@ def create_cluster_tree(
         raise
 
 
-def _reason(exc: OSError | shutil.Error) -> str:
+def _reason(exc: OSError) -> str:
     """A short reason: copytree's shutil.Error carries a list of (src, dst, why)."""
+    import shutil
     if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
         why = str(exc.args[0][0][2])
         return why.split("] ", 1)[-1].split(":")[0]
@@ -266,6 +266,8 @@ def _reason(exc: OSError | shutil.Error) -> str:
 
 
 def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None:
+    import secrets
+    import shutil
     (paths.dir / "tmp").mkdir(mode=0o1777)
     os.chmod(paths.dir / "tmp", 0o1777)
     for sub in (paths.etc_upper, paths.overlay_work, paths.shims, paths.ns_dir,
@@ -353,4 +355,5 @@ def remove_cluster_tree(paths: ClusterPaths) -> None:
             path = os.path.join(top, name)
             if not os.path.islink(path):
                 os.chmod(path, 0o700)
+    import shutil
     shutil.rmtree(paths.dir)

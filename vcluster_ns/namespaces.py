@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
@@ -54,7 +53,9 @@ CLUSTER_NS_ORDER = (
     ("mnt", CLONE_NEWNS),
 )
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# dlopen(NULL): the interpreter's own libc.  (ctypes.util.find_library would
+# cost every `vcluster-ns run` 7 ms of imports, shutil and tempfile among them.)
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
@@ -90,6 +91,15 @@ def mount(source, target, fstype=None, flags: int = 0, data: str | None = None) 
 
 def umount(target, flags: int = 0) -> None:
     _check(_libc.umount2(_b(target), flags), f"umount {target}")
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def set_pdeathsig(signum: int) -> None:
+    """prctl(PR_SET_PDEATHSIG): die with ``signum`` when the parent dies.
+    (Through libc, not the prctl module: `vcluster-ns run` starts faster.)"""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 
 
 def sethostname(name: str) -> None:

@@ -12,8 +12,6 @@ import os
 import sys
 from pathlib import Path
 
-from .. import mounts
-
 # program path inside the namespace -> module in this package
 SHIMS = {
     "/usr/bin/ssh": "ssh",
@@ -30,6 +28,7 @@ REAL_DAEMON_UTIL_FILE = "real-daemon-util"
 
 def write_shims(shims_root: Path, cluster_dir: Path, python: str = sys.executable) -> None:
     """(Re)write every shim; cheap, so done at each ``up``."""
+    from .. import mounts  # here: every shim imports this package, and is faster without
     for target, module in SHIMS.items():
         path = mounts.shim_path(shims_root, target)
         path.parent.mkdir(parents=True, exist_ok=True)
