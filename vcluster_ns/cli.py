@@ -139,14 +139,27 @@ def main(ctx, cluster, root):
               help="Print the cluster's status as JSON (see 'status --json') when up.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
               "do not run gnt-cluster init / gnt-node add.")
+@click.option("--from-snapshot", "snapshot_name", metavar="NAME",
+              help="Create the cluster as a copy of snapshot NAME (see 'vcluster-ns "
+                   "snapshot --help'); nodes, network, domain and instances come from it.")
+@click.option("--reset", is_flag=True,
+              help="With --from-snapshot: replace this existing cluster (it must be down) "
+                   "by the snapshot.")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
-       network_mode, secondary_network, as_json, no_init):
+       network_mode, secondary_network, as_json, no_init, snapshot_name, reset):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
     was brought down comes back with its Ganeti configuration and instances.
+
+    \b
+    From a snapshot (see 'vcluster-ns snapshot --help'):
+      vcluster-ns --cluster copy up --from-snapshot prepared   # a new cluster
+      vcluster-ns up --from-snapshot prepared --reset          # this one, reset
     """
+    if reset and not snapshot_name:
+        raise click.UsageError("--reset needs --from-snapshot NAME")
     obj: Context = ctx.obj
     given = {name for name in ("nodes", "network", "domain", "instances", "watcher_interval",
                                "rapi_port", "network_mode", "secondary_network")
@@ -156,7 +169,10 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
                        domain=domain, instances=instances,
                        watcher_interval=watcher_interval, rapi_port=rapi_port,
                        network_mode=network_mode, secondary_network=secondary_network)
-    started = vc.up(spec, given, init=not no_init)
+    if snapshot_name:
+        started = vc.from_snapshot(snapshot_name, spec, given, reset=reset, init=not no_init)
+    else:
+        started = vc.up(spec, given, init=not no_init)
     if as_json:
         click.echo(json.dumps({"started": started, **vc.status()}, indent=2))
         return
@@ -377,6 +393,71 @@ def destroy(obj: Context, yes):
         click.confirm(f"remove {vc.paths.dir} and everything in it?", abort=True)
     vc.destroy()
     click.echo(f"cluster {obj.cluster_name!r} destroyed")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_", is_flag=True, help="List the snapshots under --root.")
+@click.option("--delete", is_flag=True, help="Delete snapshot NAME.")
+@click.option("--force", is_flag=True, help="Replace an existing snapshot NAME.")
+@click.option("--stop", is_flag=True, help="If the cluster is up: down it, snapshot it, "
+              "and bring it back up (otherwise an up cluster is refused).")
+@click.option("--json", "as_json", is_flag=True, help="With --list: machine-readable.")
+@pass_ctx
+def snapshot(obj: Context, name, list_, delete, force, stop, as_json):
+    """Save the cluster (down) as snapshot NAME; list or delete snapshots.
+
+    A snapshot is a copy of the whole cluster directory: cluster.json,
+    /etc, /srv, and every node's Ganeti state (configuration, certificates,
+    job queue, instances' file-storage disks, sparse files kept sparse).
+    Logs, pid files and sockets are left out. Snapshots live in
+    <root>/.snapshots/NAME and can be restored under any cluster name.
+
+    \b
+    Examples:
+      vcluster-ns down && vcluster-ns snapshot prepared
+      vcluster-ns snapshot --stop prepared     # cluster up: down, copy, up again
+      vcluster-ns --cluster copy up --from-snapshot prepared   # a new cluster
+      vcluster-ns up --from-snapshot prepared --reset          # back to the saved state
+      vcluster-ns snapshot --list
+      vcluster-ns snapshot --delete prepared
+    """
+    from . import snapshot as snapshots
+
+    if list_ and (name or delete):
+        raise click.UsageError("--list takes no NAME")
+    if not list_ and not name:
+        raise click.UsageError("Missing argument 'NAME' (or give --list).")
+    vc = obj.cluster()
+    if list_:
+        _list_snapshots(snapshots.list_snapshots(vc.root), vc.root, as_json)
+    elif delete:
+        snapshots.delete(vc.root, name)
+        click.echo(f"snapshot {name!r} deleted")
+    else:
+        info = vc.snapshot(name, force=force, stop=stop)
+        click.echo(f"snapshot {name!r} of cluster {obj.cluster_name!r}: "
+                   f"{snapshots.human_size(info.size)} in "
+                   f"{time.monotonic() - obj.start:.1f}s; restore with: vcluster-ns "
+                   f"--cluster NAME up --from-snapshot {name}")
+
+
+def _list_snapshots(found, root: Path, as_json: bool) -> None:
+    from .snapshot import human_size
+
+    if as_json:
+        click.echo(json.dumps([info.as_dict() if info else {"name": name, "corrupted": True}
+                               for name, info in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no snapshots in {root}")
+        return
+    rows = [[name, "corrupted (delete it with --delete)", "", "", "", ""] if info is None else
+            [name, info.cluster, str(info.nodes), info.network, human_size(info.size),
+             time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))]
+            for name, info in found]
+    for line in ui.table(rows, ["NAME", "CLUSTER", "NODES", "NETWORK", "SIZE", "CREATED"]):
+        click.echo(line)
 
 
 @main.group(cls=Group)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import control, enter, ganeti, layout
+from . import snapshot as snapshots
 from .errors import (ClusterNotUp, EnvironmentUnsupported, InvalidInput,
                      OperationFailed, VclusterError)
 from .layout import ClusterPaths
@@ -430,6 +431,54 @@ class VirtualCluster:
         if value is not None:
             message["value"] = value
         return self.call(message)["faults"]
+
+    # -- snapshots (snapshot.py) ---------------------------------------------
+    def snapshot(self, name: str, force: bool = False, stop: bool = False):
+        """Save this cluster, which must be down, as snapshot ``name``; with
+        ``stop``, a cluster that is up is brought down for the copy and up again.
+        Returns the ``snapshot.SnapshotInfo``."""
+        spec = self.spec()
+        snapshots.refuse_existing(self.root, name, force)  # before any down
+        was_up = self.is_up()
+        if was_up and not stop:
+            raise InvalidInput(f"cluster {self.name!r} is up",
+                               "run 'vcluster-ns down' first, or pass --stop to down it, "
+                               "snapshot it and bring it back up")
+        if was_up:
+            self.down()
+        try:
+            self.progress(f"copying {self.paths.dir} to snapshot {name!r}")
+            return snapshots.create(self.paths, spec, self.root, name, force)
+        finally:
+            if was_up:
+                self.up()
+
+    def from_snapshot(self, name: str, spec: ClusterSpec | None = None,
+                      given: set[str] = frozenset(), reset: bool = False,
+                      init: bool = True) -> bool:
+        """Make this cluster a copy of snapshot ``name`` and bring it up.
+
+        An existing cluster is replaced only with ``reset`` and only while it
+        is down.  ``spec``/``given``: what the user asked for; fields other
+        than the host-side ones (snapshot.OVERRIDABLE) must match the snapshot's.
+        """
+        info, saved = snapshots.load(self.root, name)
+        target = snapshots.restored_spec(saved, self.name, spec, given)
+        if self.paths.dir.exists():
+            if self.is_up():
+                raise InvalidInput(f"cluster {self.name!r} is up",
+                                   "run 'vcluster-ns down' first, then --reset replaces it")
+            if not reset:
+                raise InvalidInput(f"cluster {self.name!r} already exists",
+                                   "pass --reset to replace it with the snapshot, "
+                                   "or use --cluster OTHER")
+        preflight(target.nodes, require_ganeti=init)
+        if init:  # a longer name or --root than the original's may not fit
+            self.check_socket_paths(target)
+        self.progress(f"restoring snapshot {name!r} into {self.paths.dir}")
+        with self.phase("restore"):
+            snapshots.restore(self.root, name, info, target, self.paths)
+        return self.up(init=init)
 
     # -- status / down / destroy -------------------------------------------
     def status(self) -> dict:
