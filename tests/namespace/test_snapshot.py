@@ -172,6 +172,26 @@ def test_reset_puts_a_down_cluster_back(saved):
     assert sorted(n for n in os.listdir(saved.root) if n.startswith(".")) == [".snapshots"]
 
 
+def test_files_deleted_from_etc_stay_deleted(saved):
+    """/etc is an overlay: a deletion is a whiteout (a 0:0 character device),
+    which the copy keeps (Linux lets anyone create whiteouts)."""
+    copy, again = other(saved), other(saved)
+    copy("up", "--no-init", "--from-snapshot", "base")
+    try:
+        copy("run", "node1", "rm", "/etc/hostname")
+    finally:
+        copy("down")
+    copy("snapshot", "deleted")
+    again("up", "--no-init", "--from-snapshot", "deleted")
+    try:
+        assert again("run", "node1", "test", "-e", "/etc/hostname", check=False).returncode == 1
+    finally:
+        again("down")
+    for cli in (copy, again):
+        cli("destroy", "--yes")
+    saved("snapshot", "--delete", "deleted")
+
+
 def test_list_and_delete(saved):
     saved("snapshot", "listed")
     listing = saved("snapshot", "--list").stdout.splitlines()
