@@ -428,6 +428,10 @@ def snapshot(obj: Context, name, list_, delete, force, stop, as_json):
         raise click.UsageError("--list takes no NAME")
     if not list_ and not name:
         raise click.UsageError("Missing argument 'NAME' (or give --list).")
+    if (list_ or delete) and (force or stop):
+        raise click.UsageError("--force and --stop are for taking a snapshot")
+    if as_json and not list_:
+        raise click.UsageError("--json goes with --list")
     vc = obj.cluster()
     if list_:
         _list_snapshots(snapshots.list_snapshots(vc.root), vc.root, as_json)

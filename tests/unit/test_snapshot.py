@@ -280,6 +280,9 @@ def test_help_teaches_snapshots(invoke, args, words):
     (["snapshot"], "Missing argument 'NAME'"),
     (["snapshot", "--list", "x"], "--list takes no NAME"),
     (["up", "--reset"], "--reset needs --from-snapshot NAME"),
+    (["snapshot", "--delete", "x", "--force"], "--force and --stop are for taking a snapshot"),
+    (["snapshot", "--list", "--stop"], "--force and --stop are for taking a snapshot"),
+    (["snapshot", "x", "--json"], "--json goes with --list"),
 ])
 def test_snapshot_usage_errors(invoke, tmp_path, args, fragment):
     result = invoke("--root", str(tmp_path / "r"), *args)
