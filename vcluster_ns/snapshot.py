@@ -49,6 +49,7 @@ META_VERSION = 1
 OVERRIDABLE = frozenset({"rapi_port", "watcher_interval"})
 # Below each node: where Ganeti keeps files that may embed the cluster directory.
 REWRITTEN_DIRS = ("var/lib/ganeti",)
+COPY_PROCESSES = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,19 +158,26 @@ def human_size(size: int) -> str:
 
 # -- the disk ---------------------------------------------------------------
 
-def _copy(sources: list[Path], target: Path, into: bool) -> None:
-    """``cp -a --reflink=auto``: sparse stays sparse, CoW where the fs can.
-    ``into``: copy the sources into the directory ``target``; else the one
-    source becomes ``target``."""
-    if not sources:
-        return
-    argv = ["cp", "-a", "--reflink=auto"]
-    argv += ["-t", str(target), "--", *map(str, sources)] if into else \
-        ["-T", "--", str(sources[0]), str(target)]
-    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or [f"cp exited {result.returncode}"]
-        raise OSError(0, lines[-1].rsplit(": ", 1)[-1])
+def _copy(source: Path, names: list[str], target: Path) -> None:
+    """Copy the entries ``names`` of ``source`` into the existing directory
+    ``target`` with ``cp -a --reflink=auto`` (sparse stays sparse, CoW where
+    the filesystem can).  Creating thousands of small files is the cost
+    (kernel time), so a few cp run at once on shares of the entries: at 30
+    nodes this halves the copy on 2 cores."""
+    shares = [names[i::COPY_PROCESSES] for i in range(COPY_PROCESSES)]
+    copies = [subprocess.Popen(["cp", "-a", "--reflink=auto", "-t", str(target), "--",
+                                *(str(source / n) for n in share)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+              for share in shares if share]
+    failures = []
+    for cp in copies:
+        errors = cp.communicate()[1].strip().splitlines()
+        if cp.returncode != 0:
+            failures.append((errors or [f"cp exited {cp.returncode}"])[-1])
+    if failures:
+        # cp's last line ends with the reason: "...: No space left on device".
+        raise OSError(0, failures[0].rsplit(": ", 1)[-1])
 
 
 def _allocated(tree: Path) -> int:
@@ -228,7 +236,7 @@ def create(paths: ClusterPaths, spec: ClusterSpec, root: Path, name: str,
         tree = partial / TREE_DIR
         tree.mkdir(parents=True)
         copied, emptied = entries_to_copy(paths, os.listdir(paths.dir))
-        _copy([paths.dir / n for n in copied], tree, into=True)
+        _copy(paths.dir, copied, tree)
         for entry in emptied:
             (tree / entry).mkdir()
             shutil.copymode(paths.dir / entry, tree / entry)
@@ -261,7 +269,10 @@ def restore(root: Path, name: str, info: SnapshotInfo, spec: ClusterSpec,
     partial = _partial(target.dir.parent, target.dir.name)
     with _filling(partial, f"cannot restore snapshot {name!r} into {target.dir}"):
         target.dir.parent.mkdir(parents=True, exist_ok=True)
-        _copy([snapshot_dir(root, name) / TREE_DIR], partial, into=False)
+        tree = snapshot_dir(root, name) / TREE_DIR
+        partial.mkdir()
+        _copy(tree, os.listdir(tree), partial)
+        shutil.copystat(tree, partial)
         if info.source_dir != str(target.dir):
             rewrite_paths(ClusterPaths(partial), spec.node_names, info.source_dir,
                           str(target.dir))
