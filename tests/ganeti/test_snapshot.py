@@ -60,6 +60,17 @@ def test_snapshot_of_the_down_cluster(original: Cli):
     assert disks[0].stat().st_blocks * 512 < 1 << 20  # still sparse
 
 
+def test_a_name_too_long_for_ganetis_sockets_is_refused_before_copying(original: Cli):
+    from vcluster_ns.ganeti import LONGEST_SOCKET
+    room = 107 - len(f"{original.root}//node3/{LONGEST_SOCKET}")
+    long = Cli(original.root, "l" * (room + 1))
+    result = long("up", "--from-snapshot", "prepared", check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"Error: cluster directory {long.dir} is too long for "
+                                    "Ganeti's unix sockets"), result.stderr
+    assert sorted(p.name for p in original.root.iterdir()) == [".snapshots", "orig"]
+
+
 def test_restore_under_a_new_name_next_to_the_original(original: Cli):
     copy = copy_of(original)
     original("up")
