@@ -171,10 +171,16 @@ def _copy(source: Path, names: list[str], target: Path) -> None:
                                stderr=subprocess.PIPE, text=True)
               for share in shares if share]
     failures = []
-    for cp in copies:
-        errors = cp.communicate()[1].strip().splitlines()
-        if cp.returncode != 0:
-            failures.append((errors or [f"cp exited {cp.returncode}"])[-1])
+    try:
+        for cp in copies:
+            errors = cp.communicate()[1].strip().splitlines()
+            if cp.returncode != 0:
+                failures.append((errors or [f"cp exited {cp.returncode}"])[-1])
+    finally:  # interrupted: no cp may write on while the partial copy is removed
+        for cp in copies:
+            if cp.poll() is None:
+                cp.kill()
+                cp.wait()
     if failures:
         # cp's last line ends with the reason: "...: No space left on device".
         raise OSError(0, failures[0].rsplit(": ", 1)[-1])
