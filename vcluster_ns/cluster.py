@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable
 
 from . import control, enter, ganeti, layout
-from . import snapshot as snapshots
 from .errors import (ClusterNotUp, EnvironmentUnsupported, InvalidInput,
                      OperationFailed, VclusterError)
 from .layout import ClusterPaths
@@ -437,6 +436,7 @@ class VirtualCluster:
         """Save this cluster, which must be down, as snapshot ``name``; with
         ``stop``, a cluster that is up is brought down for the copy and up again.
         Returns the ``snapshot.SnapshotInfo``."""
+        from . import snapshot as snapshots  # here: 'run' must not pay for its imports
         spec = self.spec()
         snapshots.refuse_existing(self.root, name, force)  # before any down
         was_up = self.is_up()
@@ -462,6 +462,7 @@ class VirtualCluster:
         is down.  ``spec``/``given``: what the user asked for; fields other
         than the host-side ones (snapshot.OVERRIDABLE) must match the snapshot's.
         """
+        from . import snapshot as snapshots
         info, saved = snapshots.load(self.root, name)
         target = snapshots.restored_spec(saved, self.name, spec, given)
         if self.paths.dir.exists():
