@@ -176,6 +176,25 @@ def baseline(root: Path, name: str, nodes: int, network: str) -> float:
     return wall
 
 
+def snapshot_round_trip(vc: VirtualCluster, fresh: float) -> list[str]:
+    """down, snapshot, then a new cluster from it, up: the fast way back."""
+    vc.down()
+    start = time.perf_counter()
+    vc.snapshot("bench")
+    taken = time.perf_counter() - start
+    copy = VirtualCluster(f"{vc.name}r", vc.root)
+    start = time.perf_counter()
+    copy.from_snapshot("bench")
+    restored = time.perf_counter() - start
+    listed = copy.run(copy.master, *ganeti.node_list_argv(), check=True).stdout.split()
+    assert len(listed) == len(copy.nodes), listed
+    copy.destroy()
+    from vcluster_ns import snapshot
+    snapshot.delete(vc.root, "bench")
+    vc.up()
+    return [f"{taken:.1f}", f"{restored:.1f}", f"{fresh:.1f}"]
+
+
 def meminfo_mb() -> dict[str, float]:
     values = {}
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -292,7 +311,8 @@ def main() -> int:
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
     sizes = [int(s) for s in args.sizes.split(",")]
-    base_sizes = [int(s) for s in (args.baseline_sizes or args.sizes).split(",")]
+    base_text = args.sizes if args.baseline_sizes is None else args.baseline_sizes
+    base_sizes = [int(s) for s in base_text.split(",") if s]
     root = Path(tempfile.mkdtemp(prefix="vcb-"))
     print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} cores, {os.uname().release}")
@@ -341,10 +361,11 @@ def main() -> int:
         largest = clusters[max(sizes)]
         table(f"4. command latency (ms, {args.repeat} runs)", ["what", "median", "p95"],
               run_latency(largest, args.repeat))
-        rate, list_time, made = add_instances(largest, args.instances)
-        table(f"5. {args.instances} diskless instances on {max(sizes)} nodes",
-              ["instances made", "instances/s", "gnt-instance list (s)"],
-              [[made, f"{rate:.2f}", f"{list_time:.2f}"]])
+        if args.instances:
+            rate, list_time, made = add_instances(largest, args.instances)
+            table(f"5. {args.instances} diskless instances on {max(sizes)} nodes",
+                  ["instances made", "instances/s", "gnt-instance list (s)"],
+                  [[made, f"{rate:.2f}", f"{list_time:.2f}"]])
         start = time.perf_counter()
         largest.down()
         down = time.perf_counter() - start
@@ -353,6 +374,9 @@ def main() -> int:
         again = time.perf_counter() - start
         table(f"6. restart of the {max(sizes)}-node cluster", ["down (s)", "up again (s)"],
               [[f"{down:.1f}", f"{again:.1f}"]])
+        table(f"6b. snapshot of the {max(sizes)}-node cluster, restored as a new cluster",
+              ["snapshot (s)", "restore + up (s)", "fresh up (s)"],
+              [snapshot_round_trip(largest, results[modes[0], max(sizes)]["wall"])])
         largest.destroy()
         if args.isolation_size:
             table(f"7. cost of a network namespace per node (up --no-init, "
@@ -362,6 +386,8 @@ def main() -> int:
                   isolation_cost(root, args.isolation_size, args.network))
     finally:
         for path in root.iterdir():
+            if path.name.startswith("."):  # .snapshots
+                continue
             vc = VirtualCluster(path.name, root)
             if vc.exists():
                 vc.destroy()
