@@ -97,6 +97,11 @@ class ClusterPaths:
         return self.dir / "private"
 
     @property
+    def empty_ssl_certs(self) -> Path:
+        """Mounted over /etc/ssl/certs inside: see mounts.py."""
+        return self.private / "ssl-certs"
+
+    @property
     def shims(self) -> Path:
         return self.dir / "shims"
 
@@ -276,6 +281,7 @@ def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None
         sub.mkdir(parents=True, exist_ok=True)
     for sub in ("root", "var-lib-ganeti", "var-log-ganeti"):
         (paths.private / sub).mkdir(parents=True, exist_ok=True)
+    paths.empty_ssl_certs.mkdir()
     shutil.copytree(os_definitions, paths.os_dir, symlinks=True)
     write_etc_files(paths, spec, users, groups)
     paths.console_log.touch()
@@ -289,6 +295,7 @@ def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None
 def ensure_runtime_files(paths: ClusterPaths) -> None:
     """Files every start needs (also for clusters made by an older version)."""
     (paths.dir / "tmp").mkdir(mode=0o1777, exist_ok=True)
+    paths.empty_ssl_certs.mkdir(parents=True, exist_ok=True)
     for path in (paths.console_log, paths.sysrq_tripwire):
         path.touch()
 

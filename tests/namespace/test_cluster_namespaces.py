@@ -28,6 +28,9 @@ def test_up_as_non_root_leaves_the_host_untouched(cli: Cli):
     assert "192.0.2.10/24" in addresses and "192.0.2.11" not in addresses
     hosts = cli("run", "node2", "cat", "/etc/hosts").stdout
     assert "192.0.2.11\tnode2" in hosts and "192.0.2.1\tcluster" in hosts
+    # No public CAs inside (Ganeti trusts its own; libcurl would parse them all
+    # for every RPC connection), while the host keeps its own.
+    assert cli("run", "node1", "ls", "-A", "/etc/ssl/certs").stdout == ""
 
     during = HostSnapshot.take()
     assert not [d for d in before.differences(during, owner=cli.dir) if not d.startswith("processes")]

@@ -132,3 +132,15 @@ def test_sysrq_tripwire_only_where_the_kernel_has_it(tmp_path):
     # After the fresh /proc it covers, before anything else.
     assert with_sysrq.index(tripwire) == 2
     assert tripwire not in plan_cluster_mounts(paths, [], sysrq=False)
+
+
+def test_the_system_ca_directory_is_hidden_inside(monkeypatch):
+    """libcurl would parse every public CA for each of Ganeti's RPC connections."""
+    paths = ClusterPaths(Path("/r/c1"))
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda p: p == mounts.SYSTEM_CA_DIR or real_isdir(p))
+    assert Bind("/r/c1/private/ssl-certs", "/etc/ssl/certs") in plan_cluster_mounts(paths, [])
+    monkeypatch.setattr(os.path, "isdir",
+                        lambda p: p != mounts.SYSTEM_CA_DIR and real_isdir(p))
+    assert not [op for op in plan_cluster_mounts(paths, [])
+                if getattr(op, "target", "") == "/etc/ssl/certs"]
