@@ -276,10 +276,13 @@ class VirtualCluster:
         Ganeti runs the NODE_ADD jobs one after another (they lock the
         cluster), but the client side of each add (reaching the node,
         node-daemon-setup, certificates) overlaps with the other jobs.
+        An add that fails its prerequisites for a passing reason (see
+        ganeti.TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
         """
         import tempfile
         spec = self.spec()
         pending, running, failures, done = list(nodes), {}, [], 0
+        retried: set[str] = set()
         with open(os.devnull, "rb") as devnull:
             while pending or running:
                 while pending and len(running) < NODE_ADD_PARALLEL:
@@ -299,8 +302,15 @@ class VirtualCluster:
                     output.seek(0)
                     lines = output.read().decode(errors="replace").strip().splitlines()
                     output.close()
+                    last = lines[-1] if lines else f"status {code}"
+                    if code != 0 and node not in retried and ganeti.is_transient_add_error(last):
+                        retried.add(node)
+                        pending.append(node)
+                        done -= 1
+                        self.progress(f"gnt-node add {node}: {last}; trying once more")
+                        continue
                     if code != 0:
-                        failures.append(f"{node}: {lines[-1] if lines else f'status {code}'}")
+                        failures.append(f"{node}: {last}")
                     self.progress(f"gnt-node add {node}: "
                                   f"{'ok' if code == 0 else 'FAILED'} ({done}/{len(nodes)})")
                 time.sleep(0.05)

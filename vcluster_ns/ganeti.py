@@ -189,6 +189,15 @@ def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
     return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node), node]
 
 
+# gnt-node add failures of its prerequisite checks that a busy machine can
+# cause and that leave the configuration untouched: worth one more try.
+TRANSIENT_ADD_ERRORS = ("Node not reachable by ping",)
+
+
+def is_transient_add_error(last_line: str) -> bool:
+    return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
+
+
 def node_list_argv() -> list[str]:
     return ["gnt-node", "list", "--no-headers", "-o", "name"]
 

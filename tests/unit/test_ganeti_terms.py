@@ -76,3 +76,9 @@ def test_secondary_network_in_init_and_node_add():
 
 def test_shipped_os_definitions():
     assert (ganeti.os_definitions_dir() / "dummy" / "create").is_file()
+
+
+def test_transient_node_add_errors():
+    assert ganeti.is_transient_add_error(
+        "Failure: prerequisites not met for this operation: Node not reachable by ping")
+    assert not ganeti.is_transient_add_error("Failure: node already in the cluster")
