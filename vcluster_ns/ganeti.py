@@ -191,7 +191,7 @@ def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
 
 # gnt-node add failures of its prerequisite checks that a busy machine can
 # cause and that leave the configuration untouched: worth one more try.
-TRANSIENT_ADD_ERRORS = ("Node not reachable by ping",)
+TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
 
 
 def is_transient_add_error(last_line: str) -> bool:

@@ -385,7 +385,7 @@ class ClusterService:
             if self.spec.isolated:
                 listeners.append(self.listen_in_node(node, 22))
             else:
-                listeners += await trio.open_tcp_listeners(22, host=str(ip), backlog=16)
+                listeners += await trio.open_tcp_listeners(22, host=str(ip), backlog=128)
 
         async def close(stream) -> None:
             await stream.aclose()
@@ -400,7 +400,7 @@ class ClusterService:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("0.0.0.0", port))
-        sock.listen(16)
+        sock.listen(128)  # many adds poll port 22 at once on a busy machine
         sock.setblocking(False)
         return trio.SocketListener(trio.socket.from_stdlib_socket(sock))
 

@@ -81,4 +81,6 @@ def test_shipped_os_definitions():
 def test_transient_node_add_errors():
     assert ganeti.is_transient_add_error(
         "Failure: prerequisites not met for this operation: Node not reachable by ping")
+    assert ganeti.is_transient_add_error("SSH daemon on node95:22 (IP address 198.18.0.104) "
+                                         "didn't become responsive within 10.0 seconds")
     assert not ganeti.is_transient_add_error("Failure: node already in the cluster")
