@@ -57,8 +57,8 @@ def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
     return f"vcluster-ns {role} {spec.name} {paths.dir}"
 
 
-def start_node_anchor(paths: ClusterPaths, spec: ClusterSpec, node: str,
-                      plan: netns.NetworkPlan, ipr=None) -> int:
+def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
+                      ipr=None) -> int:
     """Give ``node`` its own namespaces, held by a tiny anchor process.
 
     The child unshares its mount namespace (and, in isolated mode, its
@@ -123,7 +123,7 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     from pyroute2 import IPRoute
     with IPRoute() as ipr:  # one netlink socket for every node's cables
         for node in spec.node_names:
-            start_node_anchor(paths, spec, node, plan, ipr)
+            start_node_anchor(paths, node, plan, ipr)
 
 
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
