@@ -233,7 +233,7 @@ class VirtualCluster:
         if not restarting:
             self.progress(f"gnt-cluster init on {spec.master_node}")
             with self.phase("gnt-cluster init"):
-                self.run_checked(spec.master_node, ganeti.init_argv(spec))
+                self.init_cluster(spec)
         master = ganeti.master_of(master_root) or spec.master_node
         members = set(self.node_list(master))
         missing = [n for n in spec.node_names if n not in members]
@@ -257,6 +257,19 @@ class VirtualCluster:
                     f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
                     f"see 'vcluster-ns logs {master}'")
             time.sleep(0.5)
+
+    def init_cluster(self, spec: ClusterSpec) -> None:
+        add_route = ganeti.cluster_ip_route_argv(spec, "add")
+        if add_route:
+            self.run_checked(spec.master_node, add_route)
+        try:
+            self.run_checked(spec.master_node, ganeti.init_argv(spec))
+        except BaseException:
+            if add_route:  # best effort: init's own error is the one to report
+                self.run(spec.master_node, *ganeti.cluster_ip_route_argv(spec, "del"))
+            raise
+        if add_route:
+            self.run_checked(spec.master_node, ganeti.cluster_ip_route_argv(spec, "del"))
 
     def finish_interrupted_jobs(self, master: str) -> None:
         """Jobs that were running when the cluster went down have no process

@@ -185,6 +185,21 @@ def init_argv(spec: ClusterSpec) -> list[str]:
     ]
 
 
+def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
+    """``ip route add|del`` of an unreachable route to the cluster IP on the
+    master, for the time of ``gnt-cluster init``.
+
+    Init TCP-pings the cluster IP and refuses to run if something answers.
+    Nobody can hold it (the network is the cluster's own), but on an isolated
+    node only ARP would say so, after the kernel's 3 s.  The route makes the
+    ping fail at once; master-ip-setup's address on eth0 is local and wins
+    over it.  Shared mode needs none: its whole prefix routes to unreachable.
+    """
+    if not spec.isolated:
+        return None
+    return ["ip", "route", action, "unreachable", f"{spec.cluster_ip}/32"]
+
+
 def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
     return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node), node]
 

@@ -22,10 +22,12 @@ node address as a /32; daemons bind their node's address with ``-b``.
 
 An address nobody holds must not hang: ``gnt-cluster init`` TCP-pings the
 cluster IP and refuses to run if it answers.  Shared mode routes the cluster
-prefix to ``unreachable``; on an isolated node ARP gives up after the
-kernel's 3 s.  (A 250 ms retransmit time made that 0.75 s, but under full
+prefix to ``unreachable``; an isolated master gets an unreachable route to
+the cluster IP alone while init runs (ganeti.cluster_ip_route_argv), since
+ARP would give up only after the kernel's 3 s.  The kernel's ARP timing is
+otherwise kept: a 250 ms retransmit time made that 0.75 s, but under full
 load, with 100 nodes being added, a real neighbour's answer came too late
-and ``gnt-node add`` failed with "Node not reachable by ping".)
+and ``gnt-node add`` failed with "Node not reachable by ping".
 
 pyroute2's synchronous API is kept out of the trio loop: pid 1 calls this
 before the supervisor starts.

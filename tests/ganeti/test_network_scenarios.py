@@ -60,6 +60,15 @@ def test_daemons_answer_on_their_nodes_loopback(isolated3: Cli):
     assert "/usr/sbin/ganeti-noded" in argv and "-b" not in argv
 
 
+def test_init_leaves_no_route_to_the_cluster_ip_behind(isolated3: Cli):
+    # up adds an unreachable route on node1 while gnt-cluster init runs (its
+    # "is the cluster IP free" ping then fails at once); a leftover would cut
+    # node1 off from the master IP once another node is master.
+    for node in NODES:
+        routes = isolated3("run", node, "ip", "route", "show", "table", "all").stdout
+        assert "unreachable" not in routes, (node, routes)
+
+
 def test_every_node_has_its_secondary_ip(isolated3: Cli):
     out = isolated3("run", "node1", "gnt-node", "list", "--no-headers",
                     "-o", "name,pip,sip").stdout

@@ -74,6 +74,13 @@ def test_secondary_network_in_init_and_node_add():
         "gnt-node", "add", "--no-ssh-key-check", "-s", "198.51.100.11", "node2"]
 
 
+def test_cluster_ip_route_only_while_an_isolated_init_runs():
+    assert ganeti.cluster_ip_route_argv(ISOLATED, "add") == [
+        "ip", "route", "add", "unreachable", "192.0.2.1/32"]
+    assert ganeti.cluster_ip_route_argv(ISOLATED, "del")[2] == "del"
+    assert ganeti.cluster_ip_route_argv(SPEC, "add") is None  # shared: the prefix already is
+
+
 def test_shipped_os_definitions():
     assert (ganeti.os_definitions_dir() / "dummy" / "create").is_file()
 
