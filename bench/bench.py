@@ -45,7 +45,7 @@ from vcluster_ns import ganeti  # noqa: E402
 from vcluster_ns.cluster import VirtualCluster  # noqa: E402
 from vcluster_ns.spec import ClusterSpec  # noqa: E402
 
-CLI = [sys.executable, "-m", "vcluster_ns.cli"]
+CLI = [sys.executable, "-m", "vcluster_ns.entry"]
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -34,7 +34,7 @@ class Cli:
         self.cluster = cluster
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "vcluster_ns.cli", "--root", str(self.root),
+        return [sys.executable, "-m", "vcluster_ns.entry", "--root", str(self.root),
                 "--cluster", self.cluster, *args]
 
     def __call__(self, *args: str, check: bool = True, input: str | None = None,

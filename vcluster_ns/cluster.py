@@ -177,7 +177,7 @@ class VirtualCluster:
         from .shims import write_shims
         write_shims(self.paths.shims, self.paths.dir)
         layout.ensure_runtime_files(self.paths)
-        layout.write_helper_scripts(self.paths, spec, [sys.executable, "-m", "vcluster_ns.cli"])
+        layout.write_helper_scripts(self.paths, spec, [sys.executable, "-m", "vcluster_ns.entry"])
         for stale in (self.paths.pid_file, self.paths.control_socket):
             if stale.exists() or stale.is_symlink():
                 stale.unlink()

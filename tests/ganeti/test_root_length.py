@@ -12,7 +12,7 @@ import sys
 def test_root_too_long_for_ganetis_sockets(tmp_path):
     # Short enough for control.sock, too long for node10's ganeti-wconfd socket.
     root = tmp_path / ("r" * (80 - len(str(tmp_path))))
-    result = subprocess.run([sys.executable, "-m", "vcluster_ns.cli", "--root", str(root),
+    result = subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root", str(root),
                              "up", "--nodes", "10"], capture_output=True, text=True,
                             timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 2, result.stderr

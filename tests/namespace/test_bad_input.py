@@ -123,7 +123,7 @@ NO_CLUSTER = [
 @pytest.mark.parametrize("args,code,fragments", NO_CLUSTER)
 def test_refused_before_anything_is_created(tmp_path, args, code, fragments):
     root = tmp_path / "root"
-    result = subprocess.run([sys.executable, "-m", "vcluster_ns.cli", "--root", str(root),
+    result = subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root", str(root),
                              *args], capture_output=True, text=True, timeout=120,
                             stdin=subprocess.DEVNULL)
     assert_one_error_line(result, code, *fragments)
@@ -140,7 +140,7 @@ def test_refused_before_anything_is_created(tmp_path, args, code, fragments):
 ])
 def test_click_usage_errors(tmp_path, args, fragments):
     root = tmp_path / "root"
-    result = subprocess.run([sys.executable, "-m", "vcluster_ns.cli", "--root", str(root),
+    result = subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root", str(root),
                              *args], capture_output=True, text=True, timeout=120,
                             stdin=subprocess.DEVNULL)
     assert_usage_error(result, *fragments)
@@ -150,7 +150,7 @@ def test_click_usage_errors(tmp_path, args, fragments):
 # -- --root ------------------------------------------------------------------
 
 def _raw(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vcluster_ns.cli", *args],
+    return subprocess.run([sys.executable, "-m", "vcluster_ns.entry", *args],
                           capture_output=True, text=True, timeout=120, cwd=cwd,
                           stdin=subprocess.DEVNULL,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
@@ -164,7 +164,7 @@ def test_root_relative(tmp_path):
 
 
 def test_root_relative_from_environment(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "vcluster_ns.cli", "up", "--no-init"],
+    result = subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "up", "--no-init"],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path,
                             stdin=subprocess.DEVNULL,
                             env={**os.environ, "VCLUSTER_NS_ROOT": "rel",
@@ -234,7 +234,7 @@ def test_machine_that_cannot_run_clusters(tmp_path, setup, args, fragments):
     result = subprocess.run(
         ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
          f'{setup} || exit 99; exec "$@"', "sh",
-         sys.executable, "-m", "vcluster_ns.cli", "--root", str(root), *args],
+         sys.executable, "-m", "vcluster_ns.entry", "--root", str(root), *args],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert_one_error_line(result, 4, *fragments)
     assert not root.exists()
