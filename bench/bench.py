@@ -14,7 +14,10 @@ Measured:
      vcluster-setup (gnt-cluster init, then one gnt-node add at a time, each
      node's daemons started after its add), in the same kind of namespaces;
      ratio ours/baseline;
-  3. idle memory (RSS) of the cluster: Ganeti's daemons vs our own processes;
+     With three sizes or more, how `up` grows: F + a*N + b*N^2 fitted for
+     ours and the baseline (1c), the cost of the N-th node's add;
+  3. idle memory (RSS) of the cluster: Ganeti's daemons vs our own processes,
+     and (two sizes or more) fixed cost and cost per node (3b);
   4. `vcluster-ns run node1 true` vs `true`, and `run node1 gnt-node list` vs
      the same command timed inside the cluster (as typed in `shell`);
   5. diskless fake-hypervisor instances added with Ganeti's bulk job
@@ -148,6 +151,32 @@ def table(title: str, headers: list[str], rows: list[list]) -> None:
     for row in cells:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
     sys.stdout.flush()
+
+
+def polyfit(xs: list[float], ys: list[float], degree: int) -> list[float]:
+    """Least-squares coefficients c0..c_degree of y = sum(c_k x^k)."""
+    n = degree + 1
+    a = [[sum(x ** (i + j) for x in xs) for j in range(n)] + [sum(y * x ** i for x, y in zip(xs, ys))]
+         for i in range(n)]
+    for col in range(n):  # Gauss-Jordan on the normal equations
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        a[col], a[pivot] = a[pivot], a[col]
+        for row in range(n):
+            if row != col:
+                factor = a[row][col] / a[col][col]
+                a[row] = [v - factor * p for v, p in zip(a[row], a[col])]
+    return [a[i][n] / a[i][i] for i in range(n)]
+
+
+def growth_rows(label: str, sizes_walls: dict[int, float]) -> list[list]:
+    """up(N) = F + a*N + b*N^2: a fixed cost, and a node add whose cost grows
+    with the nodes already there (the N-th add costs about a + 2bN)."""
+    sizes = sorted(sizes_walls)
+    if len(sizes) < 3:
+        return []
+    fixed, a, b = polyfit(sizes, [sizes_walls[n] for n in sizes], 2)
+    return [[label, f"{fixed:.1f}", f"{a:.3f}", f"{b:.4f}",
+             *(f"{a + 2 * b * n:.2f}" for n in (10, 30, 100))]]
 
 
 # -- the measurements --------------------------------------------------------
@@ -381,6 +410,13 @@ def main() -> int:
         table("1-2. up: wall and CPU seconds, phases; baseline = vcluster-setup's way "
               "(isolated mode)",
               ["mode", "nodes", "wall", "CPU", *phases, "baseline wall", "ours/baseline"], rows)
+        growth = growth_rows("ours", {n: results["isolated", n]["wall"] for m, n in runs
+                                      if m == "isolated"}) + growth_rows("baseline", base)
+        if growth:
+            table("1c. how up grows with N nodes: wall = F + a*N + b*N^2 (least squares); "
+                  "the N-th node's add costs about a + 2bN seconds",
+                  ["way", "F (s)", "a (s/node)", "b (s/node^2)", "add at 10", "add at 30",
+                   "add at 100"], growth)
         largest_run = (modes[0], max(sizes))
         profile = results[largest_run]["profile"]
         total_cpu = sum(profile.values())
@@ -397,6 +433,13 @@ def main() -> int:
                          f"{rss['ours']:.0f}", f"{rss['ours'] / n:.1f}"])
         table("3. idle memory (RSS, MB)", ["mode", "nodes", "total", "per node",
                                            "Ganeti daemons", "ours", "ours per node"], rows)
+        iso = [n for m, n in runs if m == "isolated"]
+        if len(iso) >= 2:
+            fits = [(kind, polyfit(iso, [results["isolated", n]["rss"][kind] for n in iso], 1))
+                    for kind in ("ganeti", "ours")]
+            table("3b. memory = fixed + per node * N (least squares, isolated)",
+                  ["processes", "fixed (MB)", "per node (MB)"],
+                  [[kind, f"{c0:.1f}", f"{c1:.2f}"] for kind, (c0, c1) in fits])
         largest = clusters[max(sizes)]
         table(f"4. command latency (ms, {args.repeat} runs)", ["what", "median", "p95"],
               run_latency(largest, args.repeat))
