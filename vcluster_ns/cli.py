@@ -123,7 +123,8 @@ def main(ctx, cluster, root):
               help="Instance names instance1..M put into the cluster's /etc/hosts.")
 @click.option("--watcher-interval", type=int, default=DEFAULT_WATCHER_INTERVAL,
               show_default=True, metavar="SECONDS",
-              help="Run ganeti-watcher on every node this often (0: never), as cron would.")
+              help="Run ganeti-watcher on every node this often (0: never), as cron would; "
+                   "the schedule starts when up is over.")
 @click.option("--rapi-port", type=int, default=None, metavar="PORT",
               help="Make the master's RAPI reachable at https://127.0.0.1:PORT on the "
                    "host (0: a free port); 'status' shows URL and credentials.")

@@ -158,9 +158,18 @@ class VirtualCluster:
             self.create(spec)
         with self.phase("namespaces+daemons"):
             self.start_supervisor()
-        if init:
-            self.bootstrap(spec)
+        try:
+            if init:
+                self.bootstrap(spec)
+        finally:
+            self.settle()
         return True
+
+    def settle(self) -> None:
+        """Tell the supervisor ``up`` is over (its watcher schedule starts);
+        after a failed bring-up too, whatever state it left."""
+        with contextlib.suppress(VclusterError):
+            self.call({"op": "settled"})
 
     @contextlib.contextmanager
     def phase(self, name: str):

@@ -49,6 +49,9 @@ class ClusterService:
         self.shutdown_requested = trio.Event()
         self.started = time.time()
         self.stopped_nodes: set[str] = set()
+        # Set when the client's ``up`` is over: the watcher's schedule starts
+        # then, not while nodes are still being added (see watcher()).
+        self.settled = trio.Event()
 
     # -- environment of a node's processes ---------------------------------
     def env(self, node: str) -> dict[str, str]:
@@ -140,6 +143,9 @@ class ClusterService:
         by = msg.get("by", "supervisor")
         if op == "ping":
             return {"ok": True, "booted": self.booted}
+        if op == "settled":
+            self.settled.set()
+            return {"ok": True}
         if op == "status":
             return {"ok": True, **self.status()}
         if op == "start":
@@ -419,9 +425,17 @@ class ClusterService:
             await trio.sleep(1)
 
     async def watcher(self) -> None:
-        """Run ganeti-watcher on every joined node, as cron would."""
+        """Run ganeti-watcher on every joined node, as cron would.
+
+        The schedule starts when ``up`` is over.  During a bring-up the tool
+        is the administrator: a watcher round there would start daemons up
+        is about to start anyway, and its jobs (verify-disks on the master)
+        would wait for and delay the NODE_ADD jobs, which hold the cluster
+        lock; at 100 nodes a round is about a hundred Python processes.
+        """
         if not self.spec.watcher_interval:
             return
+        await self.settled.wait()
         while True:
             await trio.sleep(self.spec.watcher_interval)
             for node in self.spec.node_names:
