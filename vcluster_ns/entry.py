@@ -78,7 +78,12 @@ def main() -> None:
         from .cli import entry
         entry()
         return
-    sys.exit(run_plain(*plain))
+    try:
+        code = run_plain(*plain)
+    except KeyboardInterrupt:  # before the command started; click says the same
+        print("Aborted!", file=sys.stderr)
+        code = 1
+    sys.exit(code)
 
 
 if __name__ == "__main__":
