@@ -16,6 +16,7 @@ import click
 
 from . import policy, ui
 from .cluster import VirtualCluster
+from .entry import ENV_DEFAULTS
 from .errors import ExitCode, VclusterError
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
                    DEFAULT_WATCHER_INTERVAL, NETWORK_MODES, ClusterSpec)
@@ -61,8 +62,8 @@ pass_ctx = click.make_pass_decorator(Context)
 
 def _cluster_from(ctx: click.Context):
     params = ctx.find_root().params
-    root = params.get("root") or os.environ.get("VCLUSTER_NS_ROOT")
-    cluster = params.get("cluster") or os.environ.get("VCLUSTER_NS_CLUSTER") or "default"
+    root = params.get("root") or os.environ.get(ENV_DEFAULTS["root"])
+    cluster = params.get("cluster") or os.environ.get(ENV_DEFAULTS["cluster"]) or "default"
     return VirtualCluster(cluster, Path(root) if root else None)
 
 
@@ -83,9 +84,9 @@ def complete_daemon(ctx, param, incomplete):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--cluster", "-c", default="default", envvar="VCLUSTER_NS_CLUSTER",
+@click.option("--cluster", "-c", default="default", envvar=ENV_DEFAULTS["cluster"],
               show_default=True, help="Which cluster (a name; several can run at once).")
-@click.option("--root", envvar="VCLUSTER_NS_ROOT", metavar="DIR",
+@click.option("--root", envvar=ENV_DEFAULTS["root"], metavar="DIR",
               help="Directory holding clusters [default: $XDG_DATA_HOME/vcluster-ns, "
                    "i.e. ~/.local/share/vcluster-ns].")
 @click.pass_context
