@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import stat
 import subprocess
 import sys
@@ -19,11 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import unprivileged_only, Cli
-
-
-def unique_name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"
+from helpers import Cli, unique_name, unprivileged_only
 
 
 def tree(root: Path) -> dict[str, tuple]:
@@ -252,13 +247,18 @@ def existing(tmp_path_factory):
     return cli
 
 
+def left_as_it_was(cli: Cli):
+    """Yields ``cli``; afterwards its root's tree is as before and no cluster runs."""
+    before = tree(cli.root)
+    yield cli
+    assert tree(cli.root) == before
+    assert cli.pid1() is None
+
+
 @pytest.fixture
 def unchanged(existing):
-    """Yields the existing cluster; afterwards its tree must be as before."""
-    before = tree(existing.root)
-    yield existing
-    assert tree(existing.root) == before
-    assert existing.pid1() is None
+    """The existing cluster, which the test must leave as it was."""
+    yield from left_as_it_was(existing)
 
 
 UNKNOWN_NODE = [
