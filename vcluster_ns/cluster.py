@@ -32,7 +32,6 @@ from .spec import ClusterSpec, check_label
 Progress = Callable[[str], None]
 BOOT_TIMEOUT = 300.0
 STATUS_KEYS = {"cluster", "ganeti_cluster", "cluster_ip", "network", "master", "nodes"}
-NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the terminating NUL
 STOP_TIMEOUT = 120.0
 
@@ -109,6 +108,12 @@ class VirtualCluster:
         self.require_up()
         return control.call(self.paths.control_socket, message, timeout)
 
+    def installation(self, spec: ClusterSpec | None = None):
+        """The Ganeti this cluster runs (``ganeti.install.Installation``)."""
+        from .ganeti import install
+        spec = spec or self.spec()
+        return install.resolve(spec.ganeti)
+
     @property
     def nodes(self) -> list[str]:
         """Node names (also their directory names)."""
@@ -160,7 +165,8 @@ class VirtualCluster:
             self.start_supervisor()
         try:
             if init:
-                self.bootstrap(spec)
+                from .ganeti.bootstrap import Bootstrap
+                Bootstrap(self, self.installation(spec)).run(spec)
         finally:
             self.settle()
         return True
@@ -234,126 +240,6 @@ class VirtualCluster:
             return ""
         errors = [line for line in lines if "error" in line.lower()]
         return (errors or lines or [""])[-1].split("] ", 1)[-1]
-
-    # -- Ganeti bootstrap --------------------------------------------------
-    def bootstrap(self, spec: ClusterSpec) -> None:
-        master_root = self.paths.node_root(spec.master_node)
-        restarting = ganeti.is_initialised(master_root)
-        if not restarting:
-            self.progress(f"gnt-cluster init on {spec.master_node}")
-            with self.phase("gnt-cluster init"):
-                self.init_cluster(spec)
-        master = ganeti.master_of(master_root) or spec.master_node
-        members = set(self.node_list(master))
-        missing = [n for n in spec.node_names if n not in members]
-        if missing:
-            with self.phase("node adds"):
-                self.add_nodes(master, missing)
-            # What the watcher would do after a node add: start the rest.
-            self.progress(f"starting confd and mond on {len(missing)} new nodes")
-            with self.phase("new nodes' daemons"):
-                self.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
-        if restarting:
-            self.finish_interrupted_jobs(master)
-        self.progress("waiting for gnt-node list to show every node")
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        while True:
-            listed = set(self.node_list(master))
-            if listed >= set(spec.node_names):
-                break
-            if time.monotonic() > deadline:
-                raise OperationFailed(
-                    f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
-                    f"see 'vcluster-ns logs {master}'")
-            time.sleep(0.5)
-
-    def init_cluster(self, spec: ClusterSpec) -> None:
-        add_route = ganeti.cluster_ip_route_argv(spec, "add")
-        if add_route:
-            self.run_checked(spec.master_node, add_route)
-        try:
-            self.run_checked(spec.master_node, ganeti.init_argv(spec))
-        except BaseException:
-            if add_route:  # best effort: init's own error is the one to report
-                self.run(spec.master_node, *ganeti.cluster_ip_route_argv(spec, "del"))
-            raise
-        if add_route:
-            self.run_checked(spec.master_node, ganeti.cluster_ip_route_argv(spec, "del"))
-
-    def finish_interrupted_jobs(self, master: str) -> None:
-        """Jobs that were running when the cluster went down have no process
-        left; Ganeti would notice only at luxid's next queue scan (minutes).
-        ``gnt-job cancel --kill`` checks the job's livelock first, so it ends
-        exactly those jobs (as 'error' or 'canceled') and never a live one."""
-        listing = self.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
-        running = [line.split()[0] for line in listing.stdout.splitlines()
-                   if line.split()[1:] == ["running"]]
-        if running:
-            self.progress(f"ending {len(running)} job(s) interrupted by the last down")
-            self.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
-
-    def add_nodes(self, master: str, nodes: list[str]) -> None:
-        """``gnt-node add`` for every node, several at a time.
-
-        Ganeti runs the NODE_ADD jobs one after another (they lock the
-        cluster), but the client side of each add (reaching the node,
-        node-daemon-setup, certificates) overlaps with the other jobs.
-        An add that fails its prerequisites for a passing reason (see
-        ganeti.TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
-        """
-        import tempfile
-        spec = self.spec()
-        pending, running, failures, done = list(nodes), {}, [], 0
-        retried: set[str] = set()
-        with open(os.devnull, "rb") as devnull:
-            while pending or running:
-                while pending and len(running) < NODE_ADD_PARALLEL:
-                    node = pending.pop(0)
-                    output = tempfile.TemporaryFile()
-                    bridge = self._spawn(master, ganeti.node_add_argv(spec, node),
-                                         stdin=devnull.fileno(), stdout=output.fileno(),
-                                         stderr=output.fileno())
-                    running[bridge] = (node, output)
-                for bridge in list(running):
-                    pid, status = os.waitpid(bridge, os.WNOHANG)
-                    if pid == 0:
-                        continue
-                    node, output = running.pop(bridge)
-                    done += 1
-                    code = os.waitstatus_to_exitcode(status)
-                    output.seek(0)
-                    lines = output.read().decode(errors="replace").strip().splitlines()
-                    output.close()
-                    last = lines[-1] if lines else f"status {code}"
-                    if code != 0 and node not in retried and ganeti.is_transient_add_error(last):
-                        retried.add(node)
-                        pending.append(node)
-                        done -= 1
-                        self.progress(f"gnt-node add {node}: {last}; trying once more")
-                        continue
-                    if code != 0:
-                        failures.append(f"{node}: {last}")
-                    self.progress(f"gnt-node add {node}: "
-                                  f"{'ok' if code == 0 else 'FAILED'} ({done}/{len(nodes)})")
-                time.sleep(0.05)
-        if failures:
-            raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
-                                  + (f" and {len(failures) - 1} more" if len(failures) > 1 else ""),
-                                  f"see 'vcluster-ns logs {master}'")
-
-    def node_list(self, node: str) -> list[str]:
-        result = self.run(node, *ganeti.node_list_argv())
-        if result.returncode != 0:
-            return []
-        return result.stdout.split()
-
-    def run_checked(self, node: str, argv: list[str]) -> str:
-        result = self.run(node, *argv)
-        if result.returncode != 0:
-            output = (result.stderr or result.stdout).strip().splitlines()
-            last = output[-1] if output else f"status {result.returncode}"
-            raise OperationFailed(f"'{' '.join(argv[:3])}' failed on {node}: {last}")
-        return result.stdout
 
     # -- commands ----------------------------------------------------------
     def node_env(self, node: str | None, base: dict[str, str] | None = None) -> dict[str, str]:

@@ -102,8 +102,19 @@ class ClusterSpec:
     rapi_port: int | None = None  # host loopback port for RAPI (0: any free one)
     network_mode: str = DEFAULT_NETWORK_MODE
     secondary_network: str | None = None  # Ganeti's replication network
+    # Which Ganeti runs (ganeti/install.py): None for the system's, else the
+    # absolute path of an installation tree (--ganeti); the version read from
+    # it at creation; more trees installed beside it (--ganeti-extra).
+    ganeti: str | None = None
+    ganeti_version: str | None = None
+    ganeti_extra: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # JSON has lists; a frozen spec keeps tuples.
+        object.__setattr__(self, "ganeti_extra", tuple(self.ganeti_extra or ()))
+        for tree in (self.ganeti, *self.ganeti_extra):
+            if tree is not None and (not isinstance(tree, str) or not os.path.isabs(tree)):
+                raise InvalidInput(f"invalid Ganeti tree {tree!r}", "give an absolute path")
         check_label("cluster name", self.name)
         check_label("Ganeti cluster name", self.cluster_name)
         check_domain(self.domain)

@@ -1,11 +1,7 @@
-"""Everything vcluster-ns knows about Ganeti, in one place.
+"""Ganeti's daemons on a virtual node: which run, with which arguments, how
+to tell each is ready, which users must resolve to uid 0.
 
-The namespace, network, mount and runner layers know nothing of Ganeti; this
-module turns a ``ClusterSpec`` into Ganeti terms: which daemons a node runs,
-with which arguments, how to tell each is ready, which users must resolve to
-uid 0, and the commands that initialise a cluster and add nodes.
-
-Facts relied on (Ganeti 3.0, see docs/architecture.md):
+Facts relied on (Ganeti 2.x and 3.x alike; see docs/architecture.md):
 
 * every daemon runs in the foreground with ``-f``.  With a network namespace
   per node (isolated mode) they keep their default bind address, as on real
@@ -23,16 +19,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .layout import FILE_STORAGE_DIR
-from .netns import BRIDGE, PRIMARY_IFNAME
-from .spec import ClusterSpec
-
-SBIN = Path("/usr/sbin")
-PKGLIBDIR = Path("/usr/lib/ganeti")
-DAEMON_UTIL = str(PKGLIBDIR / "daemon-util")
-ENSURE_DIRS = str(PKGLIBDIR / "ensure-dirs")
-REQUIRED_PROGRAMS = ("/usr/sbin/ganeti-noded", "/usr/sbin/gnt-cluster", ENSURE_DIRS)
-NOOP_OS_DIR = Path("/usr/share/ganeti/os/noop")
+from ..netns import PRIMARY_IFNAME
+from ..spec import ClusterSpec
+from .install import SBIN, Installation
 
 NOT_MASTER_EXIT = 11
 # What wconfd and luxid print, and exit 1 with, when the other nodes outvote
@@ -72,7 +61,19 @@ class Readiness:
 
 
 def missing_programs() -> list[str]:
-    return [p for p in REQUIRED_PROGRAMS if not Path(p).exists()]
+    """What the system's installation lacks for a cluster (empty: nothing)."""
+    from . import install
+    try:
+        return install.system().missing()
+    except Exception:  # noqa: BLE001 - no Ganeti at all
+        return [f"{install.SHAREDIR}/VERSION/ganeti"]
+
+
+def available_daemons(installation: Installation | None) -> tuple[str, ...]:
+    """The daemons of START_ORDER that ``installation`` has (all if unknown)."""
+    if installation is None:
+        return START_ORDER
+    return tuple(d for d in START_ORDER if installation.has_daemon(d))
 
 
 def daemon_args(spec: ClusterSpec, node: str) -> dict[str, str]:
@@ -94,7 +95,7 @@ def daemon_args(spec: ClusterSpec, node: str) -> dict[str, str]:
 def daemon_argv(spec: ClusterSpec, node: str, daemon: str, extra: list[str] = ()) -> list[str]:
     var = daemon.removeprefix("ganeti-").upper() + "_ARGS"
     args = daemon_args(spec, node).get(var, "").split()
-    return [str(SBIN / daemon), "-f", *args, *extra]
+    return [f"{SBIN}/{daemon}", "-f", *args, *extra]
 
 
 def node_env(paths_root: Path, node: str) -> dict[str, str]:
@@ -154,70 +155,7 @@ def daemons_for(node_root: Path, node: str) -> list[str]:
     return list(NODE_DAEMONS)
 
 
-# vcluster-setup's policy, so that tiny test disks and memory sizes pass.
-IPOLICY_BOUNDS = (
-    "min:disk-size=1,cpu-count=1,disk-count=0,memory-size=1,nic-count=0,spindle-use=0"
-    "/max:disk-size=1048576,cpu-count=8,disk-count=16,memory-size=32768,"
-    "nic-count=8,spindle-use=12"
-)
-
-
-def secondary_ip_args(spec: ClusterSpec, node: str) -> list[str]:
-    ip = spec.node_secondary_ip(node)
-    return [] if ip is None else ["-s", str(ip)]
-
-
-def init_argv(spec: ClusterSpec) -> list[str]:
-    # Isolated: the master IP moves to the master's eth0, as on real hardware.
-    # Shared: every address is local to every node; lo keeps it out of the way.
-    netdev = PRIMARY_IFNAME if spec.isolated else "lo"
-    return [
-        "gnt-cluster", "init",
-        "--no-etc-hosts", "--no-ssh-init",
-        f"--master-netdev={netdev}",
-        *secondary_ip_args(spec, spec.master_node),
-        "--enabled-hypervisors=fake",
-        "--enabled-disk-templates=diskless,file",
-        f"--file-storage-dir={FILE_STORAGE_DIR}",
-        f"--nic-parameters=mode=bridged,link={BRIDGE}",
-        f"--ipolicy-bounds-specs={IPOLICY_BOUNDS}",
-        spec.cluster_fqdn,
-    ]
-
-
-def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
-    """``ip route add|del`` of an unreachable route to the cluster IP on the
-    master, for the time of ``gnt-cluster init``.
-
-    Init TCP-pings the cluster IP and refuses to run if something answers.
-    Nobody can hold it (the network is the cluster's own), but on an isolated
-    node only ARP would say so, after the kernel's 3 s.  The route makes the
-    ping fail at once; master-ip-setup's address on eth0 is local and wins
-    over it.  Shared mode needs none: its whole prefix routes to unreachable.
-    """
-    if not spec.isolated:
-        return None
-    return ["ip", "route", action, "unreachable", f"{spec.cluster_ip}/32"]
-
-
-def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
-    return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node), node]
-
-
-# gnt-node add failures of its prerequisite checks that a busy machine can
-# cause and that leave the configuration untouched: worth one more try.
-TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
-
-
-def is_transient_add_error(last_line: str) -> bool:
-    return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
-
-
-def node_list_argv() -> list[str]:
-    return ["gnt-node", "list", "--no-headers", "-o", "name"]
-
-
 def os_definitions_dir() -> Path:
     """The OS definitions shipped with vcluster-ns (``dummy``), plus ``noop``."""
-    return Path(__file__).parent / "osdefs"
+    return Path(__file__).parent.parent / "osdefs"
 

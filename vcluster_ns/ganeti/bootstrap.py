@@ -1,0 +1,221 @@
+"""Bring Ganeti up on a virtual cluster: init, node adds, interrupted jobs.
+
+``Bootstrap(vc).run(spec)`` is what ``up`` does after the namespaces and the
+supervisor are up: ``gnt-cluster init`` on the first node unless it has
+joined a cluster already, ``gnt-node add`` for every node the master does
+not list, then it waits until ``gnt-node list`` shows them all.  Every
+command runs through the host-side facade ``vc`` (``VirtualCluster``):
+this module decides *what* Ganeti is asked, not how a command reaches a node.
+
+The options passed depend on the installation (``install.Installation``):
+a version that does not know an option is not given it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..errors import OperationFailed
+from ..layout import FILE_STORAGE_DIR
+from ..netns import BRIDGE, PRIMARY_IFNAME
+from ..spec import ClusterSpec
+from .daemons import is_initialised, master_of
+from .install import Installation
+
+BOOT_TIMEOUT = 300.0
+NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
+
+# vcluster-setup's policy, so that tiny test disks and memory sizes pass.
+IPOLICY_BOUNDS = (
+    "min:disk-size=1,cpu-count=1,disk-count=0,memory-size=1,nic-count=0,spindle-use=0"
+    "/max:disk-size=1048576,cpu-count=8,disk-count=16,memory-size=32768,"
+    "nic-count=8,spindle-use=12"
+)
+
+
+def secondary_ip_args(spec: ClusterSpec, node: str) -> list[str]:
+    ip = spec.node_secondary_ip(node)
+    return [] if ip is None else ["-s", str(ip)]
+
+
+def init_argv(spec: ClusterSpec, installation: Installation | None = None) -> list[str]:
+    """``gnt-cluster init`` for ``spec``; options ``installation`` does not
+    know are left out (they are all optional refinements)."""
+    # Isolated: the master IP moves to the master's eth0, as on real hardware.
+    # Shared: every address is local to every node; lo keeps it out of the way.
+    netdev = PRIMARY_IFNAME if spec.isolated else "lo"
+    options = [
+        "--no-etc-hosts", "--no-ssh-init",
+        f"--master-netdev={netdev}",
+        *secondary_ip_args(spec, spec.master_node),
+        "--enabled-hypervisors=fake",
+        "--enabled-disk-templates=diskless,file",
+        f"--file-storage-dir={FILE_STORAGE_DIR}",
+        f"--nic-parameters=mode=bridged,link={BRIDGE}",
+        f"--ipolicy-bounds-specs={IPOLICY_BOUNDS}",
+    ]
+    if installation is not None:
+        options = [o for o in options if not o.startswith("--")
+                   or installation.accepts("gnt-cluster", o.split("=")[0])]
+    return ["gnt-cluster", "init", *options, spec.cluster_fqdn]
+
+
+def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
+    """``ip route add|del`` of an unreachable route to the cluster IP on the
+    master, for the time of ``gnt-cluster init``.
+
+    Init TCP-pings the cluster IP and refuses to run if something answers.
+    Nobody can hold it (the network is the cluster's own), but on an isolated
+    node only ARP would say so, after the kernel's 3 s.  The route makes the
+    ping fail at once; master-ip-setup's address on eth0 is local and wins
+    over it.  Shared mode needs none: its whole prefix routes to unreachable.
+    """
+    if not spec.isolated:
+        return None
+    return ["ip", "route", action, "unreachable", f"{spec.cluster_ip}/32"]
+
+
+def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
+    return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node), node]
+
+
+# gnt-node add failures of its prerequisite checks that a busy machine can
+# cause and that leave the configuration untouched: worth one more try.
+TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
+
+
+def is_transient_add_error(last_line: str) -> bool:
+    return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
+
+
+def node_list_argv() -> list[str]:
+    return ["gnt-node", "list", "--no-headers", "-o", "name"]
+
+
+class Bootstrap:
+    """Ganeti's side of ``up``, driven through the facade ``vc``."""
+
+    def __init__(self, vc, installation: Installation | None = None):
+        self.vc = vc
+        self.installation = installation
+
+    def run(self, spec: ClusterSpec) -> None:
+        master_root = self.vc.paths.node_root(spec.master_node)
+        restarting = is_initialised(master_root)
+        if not restarting:
+            self.vc.progress(f"gnt-cluster init on {spec.master_node}")
+            with self.vc.phase("gnt-cluster init"):
+                self.init_cluster(spec)
+        master = master_of(master_root) or spec.master_node
+        members = set(self.node_list(master))
+        missing = [n for n in spec.node_names if n not in members]
+        if missing:
+            with self.vc.phase("node adds"):
+                self.add_nodes(master, missing)
+            # What the watcher would do after a node add: start the rest.
+            self.vc.progress(f"starting confd and mond on {len(missing)} new nodes")
+            with self.vc.phase("new nodes' daemons"):
+                self.vc.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
+        if restarting:
+            self.finish_interrupted_jobs(master)
+        self.vc.progress("waiting for gnt-node list to show every node")
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while True:
+            listed = set(self.node_list(master))
+            if listed >= set(spec.node_names):
+                break
+            if time.monotonic() > deadline:
+                raise OperationFailed(
+                    f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
+                    f"see 'vcluster-ns logs {master}'")
+            time.sleep(0.5)
+
+    def init_cluster(self, spec: ClusterSpec) -> None:
+        add_route = cluster_ip_route_argv(spec, "add")
+        if add_route:
+            self.run_checked(spec.master_node, add_route)
+        try:
+            self.run_checked(spec.master_node, init_argv(spec, self.installation))
+        except BaseException:
+            if add_route:  # best effort: init's own error is the one to report
+                self.vc.run(spec.master_node, *cluster_ip_route_argv(spec, "del"))
+            raise
+        if add_route:
+            self.run_checked(spec.master_node, cluster_ip_route_argv(spec, "del"))
+
+    def finish_interrupted_jobs(self, master: str) -> None:
+        """Jobs that were running when the cluster went down have no process
+        left; Ganeti would notice only at luxid's next queue scan (minutes).
+        ``gnt-job cancel --kill`` checks the job's livelock first, so it ends
+        exactly those jobs (as 'error' or 'canceled') and never a live one."""
+        listing = self.vc.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
+        running = [line.split()[0] for line in listing.stdout.splitlines()
+                   if line.split()[1:] == ["running"]]
+        if running:
+            self.vc.progress(f"ending {len(running)} job(s) interrupted by the last down")
+            self.vc.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
+
+    def add_nodes(self, master: str, nodes: list[str]) -> None:
+        """``gnt-node add`` for every node, several at a time.
+
+        Ganeti runs the NODE_ADD jobs one after another (they lock the
+        cluster), but the client side of each add (reaching the node,
+        node-daemon-setup, certificates) overlaps with the other jobs.
+        An add that fails its prerequisites for a passing reason (see
+        TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
+        """
+        import tempfile
+        spec = self.vc.spec()
+        pending, running, failures, done = list(nodes), {}, [], 0
+        retried: set[str] = set()
+        with open(os.devnull, "rb") as devnull:
+            while pending or running:
+                while pending and len(running) < NODE_ADD_PARALLEL:
+                    node = pending.pop(0)
+                    output = tempfile.TemporaryFile()
+                    bridge = self.vc._spawn(master, node_add_argv(spec, node),
+                                         stdin=devnull.fileno(), stdout=output.fileno(),
+                                         stderr=output.fileno())
+                    running[bridge] = (node, output)
+                for bridge in list(running):
+                    pid, status = os.waitpid(bridge, os.WNOHANG)
+                    if pid == 0:
+                        continue
+                    node, output = running.pop(bridge)
+                    done += 1
+                    code = os.waitstatus_to_exitcode(status)
+                    output.seek(0)
+                    lines = output.read().decode(errors="replace").strip().splitlines()
+                    output.close()
+                    last = lines[-1] if lines else f"status {code}"
+                    if code != 0 and node not in retried and is_transient_add_error(last):
+                        retried.add(node)
+                        pending.append(node)
+                        done -= 1
+                        self.vc.progress(f"gnt-node add {node}: {last}; trying once more")
+                        continue
+                    if code != 0:
+                        failures.append(f"{node}: {last}")
+                    self.vc.progress(f"gnt-node add {node}: "
+                                     f"{'ok' if code == 0 else 'FAILED'} ({done}/{len(nodes)})")
+                time.sleep(0.05)
+        if failures:
+            raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
+                                  + (f" and {len(failures) - 1} more" if len(failures) > 1 else ""),
+                                  f"see 'vcluster-ns logs {master}'")
+
+    def node_list(self, node: str) -> list[str]:
+        result = self.vc.run(node, *node_list_argv())
+        if result.returncode != 0:
+            return []
+        return result.stdout.split()
+
+    def run_checked(self, node: str, argv: list[str]) -> str:
+        result = self.vc.run(node, *argv)
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).strip().splitlines()
+            last = output[-1] if output else f"status {result.returncode}"
+            raise OperationFailed(f"'{' '.join(argv[:3])}' failed on {node}: {last}")
+        return result.stdout
+

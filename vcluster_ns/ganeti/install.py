@@ -1,0 +1,311 @@
+"""Which Ganeti a cluster runs: the system's, or a developer's installation tree.
+
+Ganeti installs every version side by side and picks one with two links::
+
+    /usr/lib/ganeti/<version>/...     Haskell daemons, daemon-util, htools
+    /usr/share/ganeti/<version>/...   Python package, noded, rapi, gnt-* scripts
+    /usr/lib/ganeti/default  -> /etc/ganeti/lib   -> /usr/lib/ganeti/<version>
+    /usr/share/ganeti/default -> /etc/ganeti/share -> /usr/share/ganeti/<version>
+
+and ``/usr/sbin/gnt-*``, ``/usr/bin/h*`` and ``/usr/lib/ganeti/*`` lead
+through ``default``.  ``gnt-cluster upgrade --to VERSION`` switches the two
+``/etc/ganeti`` links on every node.
+
+An ``Installation`` is one such ``/usr`` hierarchy: ``/`` for the system
+(Debian's packages), or the DESTDIR of ``make install`` (``--ganeti PATH``).
+Inside a cluster a tree's ``usr`` is laid over the host's ``/usr`` (see
+mounts.py), so Ganeti finds its files at its own paths and nothing here
+rewrites them; what this module knows is where the files are *on the host*,
+which version a tree holds (read from the tree, never assumed), which
+daemons it has and which options its commands accept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+
+from ..errors import EnvironmentUnsupported, InvalidInput
+
+SYSTEM = Path("/")
+PKGLIBDIR = "/usr/lib/ganeti"
+SHAREDIR = "/usr/share/ganeti"
+SBIN = "/usr/sbin"
+# Paths inside a cluster: the same for every installation (the tree is laid
+# over /usr), and they follow the node's /etc/ganeti version links.
+DAEMON_UTIL = f"{PKGLIBDIR}/daemon-util"
+ENSURE_DIRS = f"{PKGLIBDIR}/ensure-dirs"
+WATCHER = f"{SBIN}/ganeti-watcher"
+# The real daemon-util of the node's current version (the plain path is
+# shadowed by vcluster-ns's shim).
+VERSIONED_DAEMON_UTIL = f"{PKGLIBDIR}/default{PKGLIBDIR}/daemon-util"
+
+# Where each daemon lives below a version's directories: Python daemons in
+# the share directory, Haskell ones below the lib directory.
+PYTHON_DAEMONS = ("ganeti-noded", "ganeti-rapi")
+HASKELL_DAEMONS = ("ganeti-confd", "ganeti-wconfd", "ganeti-luxid", "ganeti-mond",
+                   "ganeti-metad", "ganeti-kvmd")
+# Without these there is no cluster; mond, metad and kvmd are optional builds.
+REQUIRED_DAEMONS = ("ganeti-noded", "ganeti-confd", "ganeti-wconfd", "ganeti-luxid",
+                    "ganeti-rapi")
+REQUIRED_SCRIPTS = ("gnt-cluster", "gnt-node", "gnt-instance", "ensure-dirs",
+                    "node-daemon-setup", "ganeti-watcher")
+
+_CONSTANT = re.compile(r'^(RELEASE_VERSION|DIR_VERSION)\s*=\s*"([^"]+)"', re.M)
+_VERSION_DIR = re.compile(r"^\d+\.\d+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Installation:
+    """One Ganeti ``/usr`` hierarchy and the version it holds."""
+
+    root: Path            # "/" for the system, else the DESTDIR tree
+    version: str          # RELEASE_VERSION, e.g. "3.0.2"
+    dir_version: str      # DIR_VERSION: the name of its versioned directories, "3.0"
+
+    @property
+    def is_system(self) -> bool:
+        return self.root == SYSTEM
+
+    def host_path(self, path: str) -> Path:
+        """Where Ganeti's absolute ``path`` of this installation is on the host."""
+        return self.root / path.lstrip("/")
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.host_path(f"{PKGLIBDIR}/{self.dir_version}")
+
+    @property
+    def share_dir(self) -> Path:
+        return self.host_path(f"{SHAREDIR}/{self.dir_version}")
+
+    @property
+    def python_package(self) -> Path:
+        return self.share_dir / "ganeti"
+
+    def daemon_program(self, daemon: str) -> Path:
+        """The daemon's real file on the host."""
+        if daemon in PYTHON_DAEMONS or daemon == "ganeti-watcher":
+            return self.share_dir / daemon
+        return self.lib_dir / SBIN.lstrip("/") / daemon
+
+    def script(self, name: str) -> Path:
+        return self.share_dir / name
+
+    def has_daemon(self, daemon: str) -> bool:
+        return self.daemon_program(daemon).exists()
+
+    def missing(self) -> list[str]:
+        """The programs a cluster needs that this installation lacks (host paths)."""
+        wanted = [self.daemon_program(d) for d in REQUIRED_DAEMONS]
+        wanted += [self.script(s) if s != "ganeti-watcher" else self.daemon_program(s)
+                   for s in REQUIRED_SCRIPTS]
+        wanted.append(self.lib_dir / PKGLIBDIR.lstrip("/") / "daemon-util")
+        return [str(p) for p in wanted if not p.exists()]
+
+    def interpreter(self) -> str | None:
+        """The Python its scripts name in their ``#!`` line."""
+        try:
+            with open(self.script("gnt-cluster"), "rb") as fh:
+                first = fh.readline().decode(errors="replace")
+        except OSError:
+            return None
+        if not first.startswith("#!"):
+            return None
+        return first[2:].split()[0] if first[2:].split() else None
+
+    def accepts(self, command: str, option: str) -> bool:
+        """Does this version's ``command`` (``gnt-instance``, ...) know ``option``?
+
+        Read from its client module: options come and go between versions
+        (3.1 dropped ``gnt-instance add --no-name-check``)."""
+        module = self.python_package / "client" / (command.replace("-", "_") + ".py")
+        cli = self.python_package / "cli_opts.py"
+        name = option.lstrip("-")
+        for source in (module, cli, self.python_package / "cli.py"):
+            try:
+                if f'"--{name}"' in source.read_text(errors="replace"):
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def as_json(self) -> dict:
+        return {"path": None if self.is_system else str(self.root), "version": self.version}
+
+    def describe(self) -> str:
+        where = "the system's" if self.is_system else str(self.root)
+        return f"Ganeti {self.version} ({where})"
+
+
+def read_version(share_version_dir: Path) -> tuple[str, str] | None:
+    """(RELEASE_VERSION, DIR_VERSION) from a version directory's Python package."""
+    try:
+        text = (share_version_dir / "ganeti" / "_constants.py").read_text(errors="replace")
+    except OSError:
+        return None
+    found = dict(_CONSTANT.findall(text))
+    if "RELEASE_VERSION" not in found or "DIR_VERSION" not in found:
+        return None
+    return found["RELEASE_VERSION"], found["DIR_VERSION"]
+
+
+def _complete_versions(root: Path) -> dict[str, str]:
+    """Versioned directories present in both lib and share: dir version -> release."""
+    share = root / SHAREDIR.lstrip("/")
+    lib = root / PKGLIBDIR.lstrip("/")
+    found = {}
+    try:
+        names = sorted(os.listdir(share))
+    except OSError:
+        return found
+    for name in names:
+        if not _VERSION_DIR.match(name) or not (lib / name).is_dir():
+            continue
+        version = read_version(share / name)
+        if version and version[1] == name:
+            found[name] = version[0]
+    return found
+
+
+def _linked_version(root: Path) -> str | None:
+    """The version a tree's own ``etc/ganeti/lib`` link selects, if it has one."""
+    try:
+        return os.path.basename(os.readlink(root / "etc/ganeti/lib"))
+    except OSError:
+        return None
+
+
+def system() -> Installation:
+    """Ganeti as installed on the host, the version its /etc/ganeti/lib selects."""
+    found = _complete_versions(SYSTEM)
+    if not found:
+        raise EnvironmentUnsupported(
+            "Ganeti is not installed (no version under /usr/share/ganeti with its "
+            "Python package)",
+            "install the Debian packages: apt-get install ganeti ganeti-os-noop, "
+            "or give your own build with --ganeti PATH")
+    chosen = _linked_version(SYSTEM)
+    if chosen not in found:
+        chosen = sorted(found, key=_version_key)[-1]
+    return Installation(SYSTEM, found[chosen], chosen)
+
+
+def from_tree(path: str | os.PathLike) -> Installation:
+    """The installation in a ``make install DESTDIR=PATH`` tree (validated)."""
+    root = Path(os.path.abspath(os.path.expanduser(str(path))))
+    hint = ("give the DESTDIR of Ganeti's 'make install' (it holds usr/lib/ganeti/VERSION "
+            "and usr/share/ganeti/VERSION)")
+    if not root.is_dir():
+        raise InvalidInput(f"--ganeti {path}: no such directory", hint)
+    if not (root / "usr").is_dir():
+        raise InvalidInput(f"--ganeti {path} is not a Ganeti installation tree "
+                           f"(it has no usr/ directory)", hint)
+    found = _complete_versions(root)
+    if not found:
+        partial = sorted(p.name for p in (root / SHAREDIR.lstrip("/")).glob("*")
+                         if p.is_dir()) if (root / SHAREDIR.lstrip("/")).is_dir() else []
+        what = (f"usr/share/ganeti holds {', '.join(partial)} but no version with "
+                "both its lib directory and ganeti/_constants.py") if partial else \
+            "it has no usr/share/ganeti/VERSION/ganeti/_constants.py"
+        raise InvalidInput(f"--ganeti {path}: layout not recognised ({what})", hint)
+    if len(found) > 1:
+        chosen = _linked_version(root)
+        if chosen not in found:
+            raise InvalidInput(
+                f"--ganeti {path} holds several versions ({', '.join(sorted(found))}) "
+                "and no etc/ganeti/lib link that chooses one",
+                "give one tree per version; more go with --ganeti-extra")
+    else:
+        chosen = next(iter(found))
+    inst = Installation(root, found[chosen], chosen)
+    missing = inst.missing() + [str(root / link.lstrip("/")) for link in missing_links(inst)]
+    if missing:
+        rel = [os.path.relpath(m, root) for m in missing]
+        raise InvalidInput(
+            f"--ganeti {path}: Ganeti {inst.version} lacks {rel[0]}"
+            + (f" and {len(rel) - 1} more" if len(rel) > 1 else ""),
+            "finish 'make install DESTDIR=...' or run 'vcluster-ns doctor --ganeti PATH'")
+    return inst
+
+
+def resolve(path: str | None) -> Installation:
+    return system() if path is None else from_tree(path)
+
+
+def check_extras(default: Installation, extras: list[Installation]) -> None:
+    """Extra trees must each bring a version of their own."""
+    seen = {default.dir_version: default}
+    for extra in extras:
+        if extra.dir_version in seen:
+            other = seen[extra.dir_version]
+            raise InvalidInput(
+                f"--ganeti-extra {extra.root} holds Ganeti {extra.dir_version}, "
+                f"the same version as {other.describe()}",
+                "an extra tree must hold another version (its usr/lib/ganeti/VERSION "
+                "directory name)")
+        seen[extra.dir_version] = extra
+
+
+def _version_key(text: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.~-]", text))
+
+
+def from_json(data: dict | None) -> Installation:
+    """The installation recorded in cluster.json (``None``: the system's)."""
+    if not data or not data.get("path"):
+        return system()
+    return from_tree(data["path"])
+
+
+# -- inside a cluster -----------------------------------------------------
+# Links every Ganeti program is reached through; a tree without them uses
+# the host's (same targets), so one of the two must have each.
+PUBLIC_LINKS = (f"{SBIN}/gnt-cluster", f"{SBIN}/ganeti-noded", f"{PKGLIBDIR}/daemon-util",
+                f"{PKGLIBDIR}/ensure-dirs", f"{PKGLIBDIR}/default", f"{SHAREDIR}/default")
+ETC_GANETI = "/etc/ganeti"
+
+
+def missing_links(installation: Installation) -> list[str]:
+    """Public links neither the tree nor the host provides."""
+    return [link for link in PUBLIC_LINKS
+            if not os.path.lexists(installation.host_path(link)) and not os.path.lexists(link)]
+
+
+def usr_layers(default: Installation, extras: list[Installation] = ()) -> list[str]:
+    """Directories to lay over the host's /usr, topmost first (none for the
+    system's installation alone)."""
+    return [str(i.host_path("/usr")) for i in (default, *extras) if not i.is_system]
+
+
+def node_binds(node_root: Path) -> list[tuple[str, str]]:
+    """Each node's own /etc/ganeti: its version links (``lib``, ``share``) are
+    the node's, as on real machines, so that ``gnt-cluster upgrade`` (which
+    switches ``$GANETI_ROOTDIR/etc/ganeti/{lib,share}``) moves node by node."""
+    return [(str(node_root / ETC_GANETI.lstrip("/")), ETC_GANETI)]
+
+
+def write_version_links(etc_ganeti: Path, installation: Installation,
+                        replace: bool = False) -> None:
+    """``lib`` and ``share`` in ``etc_ganeti`` for ``installation``'s version.
+
+    Existing links are kept unless ``replace``: after ``gnt-cluster upgrade``
+    they name the version the node was switched to."""
+    etc_ganeti.mkdir(parents=True, exist_ok=True)
+    for name, base in (("lib", PKGLIBDIR), ("share", SHAREDIR)):
+        link = etc_ganeti / name
+        if os.path.lexists(link):
+            if not replace:
+                continue
+            link.unlink()
+        link.symlink_to(f"{base}/{installation.dir_version}")
+
+
+def linked_version(etc_ganeti: Path) -> str | None:
+    """The version directory a node's ``lib`` link selects."""
+    try:
+        return os.path.basename(os.readlink(etc_ganeti / "lib"))
+    except OSError:
+        return None
