@@ -30,6 +30,7 @@ from pathlib import Path
 import prctl
 
 from . import mounts, namespaces as ns, netns, reaper
+from .ganeti import install as ganeti_install
 from .layout import ClusterPaths
 from .errors import VclusterError
 from .pidfile import PidFile
@@ -58,7 +59,7 @@ def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
 
 
 def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
-                      ipr=None) -> int:
+                      ipr=None, binds: list[tuple[str, str]] = ()) -> int:
     """Give ``node`` its own namespaces, held by a tiny anchor process.
 
     The child unshares its mount namespace (and, in isolated mode, its
@@ -88,7 +89,8 @@ def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
                 if os.read(go_r, 2) != b"go":
                     os._exit(1)
                 netns.configure_node(node_net)
-            mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net)))
+            mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net),
+                                                     binds=binds))
             os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
             os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
@@ -119,11 +121,13 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     ns.sethostname(f"vcluster-{spec.name}")
     plan = netns.plan_network(spec)
     netns.apply_plan(plan)
-    mounts.apply_ops(mounts.plan_cluster_mounts(paths, SHIM_TARGETS))
+    mounts.apply_ops(mounts.plan_cluster_mounts(
+        paths, SHIM_TARGETS, usr_layers=ganeti_install.usr_layers(spec)))
     from pyroute2 import IPRoute
     with IPRoute() as ipr:  # one netlink socket for every node's cables
         for node in spec.node_names:
-            start_node_anchor(paths, node, plan, ipr)
+            start_node_anchor(paths, node, plan, ipr,
+                              binds=ganeti_install.node_binds(paths.node_root(node)))
 
 
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,

@@ -137,6 +137,14 @@ def main(ctx, cluster, root):
 @click.option("--secondary-network", default=None, metavar="CIDR",
               help="Give every node a secondary IP on a second switch (Ganeti's "
                    "replication network, gnt-node add -s), e.g. 198.51.100.0/24.")
+@click.option("--ganeti", "ganeti_tree", metavar="PATH", default=None,
+              help="Run the Ganeti installed in PATH, the DESTDIR of Ganeti's "
+                   "'make install' (usr/lib/ganeti/VERSION, usr/share/ganeti/VERSION, "
+                   "usr/sbin); its files appear at Ganeti's own paths inside the cluster. "
+                   "Default: the system's Ganeti.")
+@click.option("--ganeti-extra", "ganeti_extra", metavar="PATH", multiple=True,
+              help="Also install the Ganeti of PATH (another version) beside it on every "
+                   "node, for 'gnt-cluster upgrade --to VERSION'. Repeatable.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cluster's status as JSON (see 'status --json') when up.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
@@ -149,7 +157,8 @@ def main(ctx, cluster, root):
                    "by the snapshot.")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
-       network_mode, secondary_network, as_json, no_init, snapshot_name, reset):
+       network_mode, secondary_network, ganeti_tree, ganeti_extra, as_json, no_init,
+       snapshot_name, reset):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
@@ -159,6 +168,10 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     From a snapshot (see 'vcluster-ns snapshot --help'):
       vcluster-ns --cluster copy up --from-snapshot prepared   # a new cluster
       vcluster-ns up --from-snapshot prepared --reset          # this one, reset
+
+    \b
+    Your own Ganeti build (see docs/user-guide.md, "Running your own Ganeti"):
+      make install DESTDIR=$HOME/gnt && vcluster-ns up --ganeti $HOME/gnt
     """
     if reset and not snapshot_name:
         raise click.UsageError("--reset needs --from-snapshot NAME")
@@ -167,10 +180,16 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
                                "rapi_port", "network_mode", "secondary_network")
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     vc = obj.cluster()
+    ganeti_fields = {}
+    if ganeti_tree is not None or ganeti_extra:
+        from .ganeti import install
+        ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
+        given |= {"ganeti", "ganeti_extra"}
     spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
                        domain=domain, instances=instances,
                        watcher_interval=watcher_interval, rapi_port=rapi_port,
-                       network_mode=network_mode, secondary_network=secondary_network)
+                       network_mode=network_mode, secondary_network=secondary_network,
+                       **ganeti_fields)
     if snapshot_name:
         started = vc.from_snapshot(snapshot_name, spec, given, reset=reset, init=not no_init)
     else:
@@ -253,6 +272,7 @@ def status(obj: Context, as_json):
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
+    _echo_ganeti(info.get("ganeti"))
     if info["state"] != "up":
         return
     network = f"network {info['network']}"
@@ -298,6 +318,20 @@ def status(obj: Context, as_json):
                     click.echo(f"  {line}")
 
 
+def _echo_ganeti(ganeti_info: dict | None) -> None:
+    if not ganeti_info:
+        return
+    where = ganeti_info["path"] or "system"
+    line = f"ganeti {ganeti_info['version'] or '-'} ({where})"
+    for extra in ganeti_info.get("extra") or []:
+        line += f", also {extra['version'] or '?'} ({extra['path']})"
+    versions = {v for v in (ganeti_info.get("node_versions") or {}).values() if v}
+    if len(versions) > 1:  # a cluster half-way through gnt-cluster upgrade
+        line += "; nodes on " + ", ".join(
+            f"{node} {v}" for node, v in ganeti_info["node_versions"].items())
+    click.echo(line)
+
+
 @main.command()
 @click.argument("node", shell_complete=complete_node)
 @click.argument("daemon", required=False, shell_complete=complete_daemon)
@@ -336,15 +370,19 @@ def _follow(files: list[Path]) -> None:
 @main.command()
 @click.option("--nodes", "-n", type=int, default=DEFAULT_NODES, show_default=True,
               help="Check resources for this many nodes.")
+@click.option("--ganeti", "ganeti_tree", metavar="PATH", default=None,
+              help="Check this Ganeti installation tree (the DESTDIR of 'make install') "
+                   "instead of the system's: layout and version, programs, its Python "
+                   "package, the Haskell daemons' shared libraries.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def doctor(nodes, as_json):
+def doctor(nodes, ganeti_tree, as_json):
     """Check that this machine can run a cluster of N nodes; say how to fix what is not.
 
     Exit status 0 when nothing fails, 4 otherwise.
     """
     from . import doctor as doctor_module
 
-    checks = doctor_module.run_checks(nodes)
+    checks = doctor_module.run_checks(nodes, ganeti_tree=ganeti_tree)
     failed = any(c.status == doctor_module.FAIL for c in checks)
     if as_json:
         click.echo(json.dumps({"ok": not failed, "nodes": nodes,
