@@ -244,3 +244,14 @@ def test_doctor_names_what_a_tree_lacks(tmp_path):
     assert checks["ganeti programs"]["status"] == "fail"
     assert "usr/lib/ganeti/3.1/usr/sbin/ganeti-luxid" in checks["ganeti programs"]["detail"]
     assert "ganeti" not in checks  # the tree's checks replace the system's
+
+
+def test_node_add_and_instance_add_follow_the_version(tmp_path):
+    from vcluster_ns.ganeti.bootstrap import node_add_argv
+    inst = install.from_tree(fake_tree(tmp_path / "t", options='"--no-ssh-key-check"'))
+    assert node_add_argv(ClusterSpec(), "node2", inst) == \
+        ["gnt-node", "add", "--no-ssh-key-check", "node2"]
+    assert inst.instance_add_no_checks() == []  # as 3.1: the options are gone
+    old = install.from_tree(fake_tree(tmp_path / "o", options='"--no-name-check" "--no-ip-check"'))
+    assert old.instance_add_no_checks() == ["--no-name-check", "--no-ip-check"]
+    assert node_add_argv(ClusterSpec(), "node2", old) == ["gnt-node", "add", "node2"]

@@ -76,8 +76,12 @@ def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
     return ["ip", "route", action, "unreachable", f"{spec.cluster_ip}/32"]
 
 
-def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
-    return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node), node]
+def node_add_argv(spec: ClusterSpec, node: str,
+                  installation: Installation | None = None) -> list[str]:
+    options = ["--no-ssh-key-check"]
+    if installation is not None:
+        options = [o for o in options if installation.accepts("gnt-node", o)]
+    return ["gnt-node", "add", *options, *secondary_ip_args(spec, node), node]
 
 
 # gnt-node add failures of its prerequisite checks that a busy machine can
@@ -174,9 +178,9 @@ class Bootstrap:
                 while pending and len(running) < NODE_ADD_PARALLEL:
                     node = pending.pop(0)
                     output = tempfile.TemporaryFile()
-                    bridge = self.vc._spawn(master, node_add_argv(spec, node),
-                                         stdin=devnull.fileno(), stdout=output.fileno(),
-                                         stderr=output.fileno())
+                    argv = node_add_argv(spec, node, self.installation)
+                    bridge = self.vc._spawn(master, argv, stdin=devnull.fileno(),
+                                            stdout=output.fileno(), stderr=output.fileno())
                     running[bridge] = (node, output)
                 for bridge in list(running):
                     pid, status = os.waitpid(bridge, os.WNOHANG)

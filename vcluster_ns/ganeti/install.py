@@ -132,6 +132,12 @@ class Installation:
                 continue
         return False
 
+    def instance_add_no_checks(self) -> list[str]:
+        """What ``gnt-instance add`` needs for names not in DNS: 3.0 checks
+        names and IPs unless told not to; 3.1 dropped both options."""
+        return [o for o in ("--no-name-check", "--no-ip-check")
+                if self.accepts("gnt-instance", o)]
+
     def as_json(self) -> dict:
         return {"path": None if self.is_system else str(self.root), "version": self.version}
 
