@@ -182,12 +182,12 @@ def growth_rows(label: str, sizes_walls: dict[int, float]) -> list[list]:
 # -- the measurements --------------------------------------------------------
 
 def bring_up(root: Path, name: str, nodes: int, network: str,
-             mode: str = "isolated") -> tuple[VirtualCluster, dict]:
+             mode: str = "isolated", ganeti_tree: str | None = None) -> tuple[VirtualCluster, dict]:
     vc = VirtualCluster(name, root)
     cpu0 = own_cpu()
     start = time.perf_counter()
     vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0,
-                      network_mode=mode))
+                      network_mode=mode, ganeti=ganeti_tree))
     wall = time.perf_counter() - start
     own = own_cpu() - cpu0
     cpu = own + cpu_seconds(cluster_pids(vc))
@@ -355,6 +355,34 @@ def report_failed_jobs(vc: VirtualCluster, master: str, limit: int = 3) -> None:
         print(f"  job {job}: {' | '.join(errors)}", file=sys.stderr)
 
 
+def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
+             network: str) -> list[list]:
+    """Table 8: the same bring-up on each Ganeti installation, back to back."""
+    rows = []
+    for n in sizes:
+        for label, tree in trees:
+            vc, figures = bring_up(root, f"v{n}{len(rows)}", n, network, ganeti_tree=tree)
+            version = vc.spec().ganeti_version
+            time.sleep(5)  # let the daemons settle before reading their memory
+            rss = rss_by_kind(vc)
+            note(f"{label} ({version}) {n} nodes: wall {figures['wall']:.1f} s, "
+                 f"CPU {figures['cpu']:.1f} s, Ganeti RSS {rss['ganeti']:.0f} MB")
+            rows.append([label, version, n, f"{figures['wall']:.1f}", f"{figures['cpu']:.1f}",
+                         f"{figures.get('node adds', 0):.1f}", f"{rss['ganeti']:.0f}",
+                         f"{rss['ganeti'] / n:.1f}"])
+            vc.destroy()
+    return rows
+
+
+def parse_trees(text: str) -> list[tuple[str, str | None]]:
+    """'debian=,mine=/home/me/gnt' -> [('debian', None), ('mine', '/home/me/gnt')]"""
+    trees = []
+    for item in text.split(","):
+        label, _, path = item.partition("=")
+        trees.append((label, os.path.abspath(path) if path else None))
+    return trees
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -370,6 +398,9 @@ def main() -> int:
                         help="node counts for the shared-mode rows (default: --sizes)")
     parser.add_argument("--isolation-size", type=int, default=100,
                         help="node count for table 7 (0: skip)")
+    parser.add_argument("--ganeti-trees", default=None, metavar="LABEL=PATH,...",
+                        help="only table 8: bring-up and idle memory at --sizes on each "
+                             "Ganeti installation (an empty PATH: the system's)")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
@@ -380,6 +411,12 @@ def main() -> int:
     print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} cores, {os.uname().release}")
     try:
+        if args.ganeti_trees:
+            table("8. Ganeti versions: up (isolated) and idle memory of Ganeti's daemons",
+                  ["installation", "version", "nodes", "wall (s)", "CPU (s)", "node adds (s)",
+                   "Ganeti RSS (MB)", "per node (MB)"],
+                  versions(root, parse_trees(args.ganeti_trees), sizes, args.network))
+            return 0
         modes = args.modes.split(",")
         shared_sizes = [int(x) for x in (args.shared_sizes or args.sizes).split(",")]
         runs = [(m, n) for m in modes for n in (sizes if m == "isolated" else shared_sizes)]
