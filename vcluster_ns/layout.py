@@ -319,11 +319,12 @@ def render_helper_script(name: str, vcluster_ns: list[str], root: Path, cluster:
     head = f"#!/bin/sh\n# {name}: {what} (vcluster-setup's helper, written by vcluster-ns)\nset -e\n"
     if name == "cmd":
         return head + f"exec {run} {body}\n"
+    from .ganeti.install import DAEMON_UTIL, PKGLIBDIR
     if name == "restart-all":
-        lines = [f"{run} {n} /usr/lib/ganeti/daemon-util stop-all" for n in nodes]
-        lines += [f"{run} {n} /usr/lib/ganeti/daemon-util start-all" for n in nodes]
+        lines = [f"{run} {n} {DAEMON_UTIL} stop-all" for n in nodes]
+        lines += [f"{run} {n} {DAEMON_UTIL} start-all" for n in nodes]
         return head + "\n".join(lines) + "\n"
-    program = "/usr/lib/ganeti/" + body if body.startswith("daemon-util") else body
+    program = f"{PKGLIBDIR}/{body}" if body.startswith("daemon-util") else body
     return head + "\n".join(f"{run} {n} {program}" for n in nodes) + "\n"
 
 
