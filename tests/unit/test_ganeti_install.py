@@ -255,3 +255,14 @@ def test_node_add_and_instance_add_follow_the_version(tmp_path):
     old = install.from_tree(fake_tree(tmp_path / "o", options='"--no-name-check" "--no-ip-check"'))
     assert old.instance_add_no_checks() == ["--no-name-check", "--no-ip-check"]
     assert node_add_argv(ClusterSpec(), "node2", old) == ["gnt-node", "add", "node2"]
+
+
+def test_snapshots_carry_the_installation():
+    from vcluster_ns.snapshot import restored_spec
+    saved = ClusterSpec(name="orig", ganeti="/t/a", ganeti_version="3.1.0",
+                        ganeti_extra=("/t/b",))
+    restored = restored_spec(saved, "copy", None, set())
+    assert (restored.ganeti, restored.ganeti_version, restored.ganeti_extra) == \
+        ("/t/a", "3.1.0", ("/t/b",))
+    with pytest.raises(InvalidInput, match="the snapshot's cluster has ganeti '/t/a'"):
+        restored_spec(saved, "copy", ClusterSpec(ganeti="/t/c"), {"ganeti"})
