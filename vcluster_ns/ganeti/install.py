@@ -132,6 +132,17 @@ class Installation:
                 continue
         return False
 
+    def qa_dir(self) -> Path | None:
+        """Ganeti's QA suite (``ganeti-qa.py``) for this installation, if it
+        has one: Debian's ganeti-testsuite installs it below the share
+        directory; ``make install`` of a source tree does not (its ``qa/``
+        stays in the checkout)."""
+        for candidate in (self.host_path(f"{SHAREDIR}/testsuite/qa"),
+                          self.share_dir / "qa"):
+            if (candidate / "ganeti-qa.py").is_file():
+                return candidate
+        return None
+
     def instance_add_no_checks(self) -> list[str]:
         """What ``gnt-instance add`` needs for names not in DNS: 3.0 checks
         names and IPs unless told not to; 3.1 dropped both options."""
