@@ -236,6 +236,7 @@ class VirtualCluster:
         install.prepare_version_links(self.paths.etc_upper,
                                       [self.paths.node_root(n) for n in spec.node_names],
                                       default)
+        install.link_host_os_definitions(self.paths.os_dir)
 
     def _stop_launcher(self, launcher: subprocess.Popen) -> None:
         pid = self.pid1()

@@ -266,3 +266,16 @@ def test_snapshots_carry_the_installation():
         ("/t/a", "3.1.0", ("/t/b",))
     with pytest.raises(InvalidInput, match="the snapshot's cluster has ganeti '/t/a'"):
         restored_spec(saved, "copy", ClusterSpec(ganeti="/t/c"), {"ganeti"})
+
+
+def test_host_os_definitions_are_linked_into_the_cluster(tmp_path):
+    host = tmp_path / "host-os"
+    (host / "noop").mkdir(parents=True)
+    (host / "README").write_text("not an OS")
+    cluster_os = tmp_path / "srv/ganeti/os"
+    (cluster_os / "dummy").mkdir(parents=True)
+    (host / "dummy").mkdir()
+    assert install.link_host_os_definitions(cluster_os, [str(host), "/nonexistent"]) == ["noop"]
+    assert os.readlink(cluster_os / "noop") == str(host / "noop")
+    assert not (cluster_os / "dummy").is_symlink()  # the cluster's own stays
+    assert install.link_host_os_definitions(cluster_os, [str(host)]) == []  # idempotent

@@ -374,3 +374,28 @@ def status(spec, node_roots: dict[str, Path]) -> dict:
     return {"path": spec.ganeti, "version": spec.ganeti_version, "extra": extras,
             "node_versions": {node: linked_version(root / ETC_GANETI.lstrip("/"))
                               for node, root in node_roots.items()}}
+
+
+# Where packaged OS definitions live (Debian's ganeti-os-noop: the first).
+# A source build's OS search path is only /srv/ganeti/os, which a cluster
+# has of its own, so those found here are linked into it.
+HOST_OS_DIRS = ("/usr/share/ganeti/os", "/usr/lib/ganeti/os", "/usr/local/lib/ganeti/os")
+
+
+def link_host_os_definitions(cluster_os_dir: Path, host_dirs=HOST_OS_DIRS) -> list[str]:
+    """Link the host's OS definitions into the cluster's /srv/ganeti/os
+    (those it does not have already); returns the names linked."""
+    linked = []
+    cluster_os_dir.mkdir(parents=True, exist_ok=True)
+    for directory in host_dirs:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            target = cluster_os_dir / name
+            if os.path.lexists(target) or not os.path.isdir(os.path.join(directory, name)):
+                continue
+            target.symlink_to(os.path.join(directory, name))
+            linked.append(name)
+    return linked
