@@ -106,7 +106,7 @@ def test_public_links_may_come_from_the_host(tmp_path, monkeypatch):
     tree = fake_tree(tmp_path / "t", links=False)
     monkeypatch.setattr(install.os.path, "lexists",
                         lambda p: not str(p).startswith("/usr") and os.path.islink(p))
-    with pytest.raises(InvalidInput, match="lacks usr/sbin/gnt-cluster"):
+    with pytest.raises(InvalidInput, match="lacks usr/sbin/ganeti-noded"):
         install.from_tree(tree)
 
 

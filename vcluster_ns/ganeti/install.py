@@ -208,10 +208,10 @@ def system() -> Installation:
     if chosen not in found:
         chosen = sorted(found, key=_version_key)[-1]
     inst = Installation(SYSTEM, found[chosen], chosen)
-    missing = inst.missing()
+    missing = missing_links(inst) + inst.missing()
     if missing:
         raise EnvironmentUnsupported(
-            f"the system's Ganeti {inst.version} is incomplete ({missing[0]} is missing)",
+            f"Ganeti is not installed ({missing[0]} is missing)",
             "install the Debian packages: apt-get install ganeti ganeti-os-noop")
     return inst
 
@@ -295,7 +295,7 @@ def _version_key(text: str) -> tuple:
 # -- inside a cluster -----------------------------------------------------
 # Links every Ganeti program is reached through; a tree without them uses
 # the host's (same targets), so one of the two must have each.
-PUBLIC_LINKS = (f"{SBIN}/gnt-cluster", f"{SBIN}/ganeti-noded", f"{PKGLIBDIR}/daemon-util",
+PUBLIC_LINKS = (f"{SBIN}/ganeti-noded", f"{SBIN}/gnt-cluster", f"{PKGLIBDIR}/daemon-util",
                 f"{PKGLIBDIR}/ensure-dirs", f"{PKGLIBDIR}/default", f"{SHAREDIR}/default")
 ETC_GANETI = "/etc/ganeti"
 
