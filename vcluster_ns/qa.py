@@ -128,6 +128,10 @@ def _known_in(qa_source: str) -> set[str]:
             strings(node.args[0])
         elif isinstance(node, ast.Tuple) and len(node.elts) >= 2 and _is_table_entry(node):
             strings(node.elts[0])
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id in ("test_name", "testname", "testnames")
+                for t in node.targets):
+            strings(node.value)  # test_name = "..."; qa_config.TestEnabled(test_name)
     return {n for n in names if re.fullmatch(r"[a-z][a-z0-9-]*", n)}
 
 
@@ -279,6 +283,7 @@ def facts_from_spec(spec, basedir: Path) -> ClusterFacts:
     # Ganeti's own init flags for this cluster, less those QA gives itself.
     init = ganeti.init_argv(spec)
     qa_owns = ("--enabled-hypervisors", "--enabled-disk-templates", "--file-storage-dir",
+               "--no-ssh-init",
                "--master-netdev", "--nic-parameters", "-s")
     extra = []
     skip_next = False
@@ -438,6 +443,7 @@ class QaOutput:
         if self._failing is not None:
             # A multi-line failure message: QA prints the exception's text whole.
             self._failing.message += "\n" + re.sub(r" -+$", "", line)
+            return
         for test in self._running:
             test.output.append(line)
             del test.output[:-self.keep_lines]

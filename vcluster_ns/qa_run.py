@@ -31,6 +31,7 @@ from .spec import ClusterSpec
 SYSRQ = "/proc/sysrq-trigger"
 QA_LOG = "ganeti-qa.log"
 QA_CONFIG = "ganeti-qa.json"
+SECONDARY_NETWORK = "198.51.100.0/24"  # TEST-NET-2, private to each cluster
 
 
 def unique_name(root: Path) -> str:
@@ -106,8 +107,11 @@ class QaRunner:
                 report: qa.Report, last: bool):
         name = unique_name(self.root)
         vc = VirtualCluster(name, self.root, progress=self.progress)
-        # QA runs the watcher itself and wants no cron one (see its sample config).
-        spec = ClusterSpec(name=name, nodes=self.nodes, watcher_interval=0)
+        # QA runs the watcher itself and wants no cron one (see its sample
+        # config).  Its configs give every node a secondary IP, and its ping
+        # test fails without (it runs a bare "fping -e" then).
+        spec = ClusterSpec(name=name, nodes=self.nodes, watcher_interval=0,
+                           secondary_network=SECONDARY_NETWORK)
         self.echo(f"attempt {attempt}: cluster {name!r} ({self.nodes} nodes)")
         try:
             vc.up(spec, init=False)
