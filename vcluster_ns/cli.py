@@ -577,7 +577,7 @@ def net_loss(obj: Context, node, percent):
               help="Nodes of each QA cluster.")
 @click.option("--only", multiple=True, metavar="TEST",
               help="Run only this QA test (a key of QA's config \"tests\"); repeatable. "
-                   "QA's own setup (create-cluster) always runs.")
+                   "QA's own setup (create-cluster, default-instance-tests) stays on.")
 @click.option("--skip", multiple=True, metavar="TEST", help="Switch this QA test off; repeatable.")
 @click.option("--keep-going", is_flag=True,
               help="After a failure, switch the failed test off and run QA again on a "
@@ -599,8 +599,8 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
     Each run gets its own cluster (qa-XXXXXX under --root), so runs can go
     side by side. Tests print as they end; a summary follows. Exit 0 only
     if every selected test passed. A failed run's cluster is kept and its
-    logs exported (export-logs bundle in the current directory); a passing
-    run's cluster is removed unless --keep.
+    logs exported (export-logs bundle next to the --junit file, else in the
+    current directory); a passing run's cluster is removed unless --keep.
 
     \b
     Examples:
@@ -614,8 +614,10 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
 
     installation = qa_module.qa_installation(qa_dir=Path(qa_dir).absolute() if qa_dir else None)
     root = Path(obj.root) if obj.root else default_root()
+    # A failed run's export-logs bundle goes next to the JUnit file.
+    export_dir = Path(junit).absolute().parent if junit else Path.cwd()
     runner = QaRunner(root, nodes, installation, echo=click.echo, progress=obj.progress,
-                      keep=keep)
+                      keep=keep, export_dir=export_dir)
     known = runner.check()
     if list_:
         for name in sorted(known):

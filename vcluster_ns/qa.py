@@ -61,9 +61,10 @@ def qa_installation(root: Path = Path("/"), qa_dir: Path | None = None) -> QaIns
     # Debian's gnt-* are symlinks into <share>/<version>/, which holds the
     # ``ganeti`` package; "default" points at the version in use.
     pythonpath = (str((share / "default").resolve()),)
-    source_lib = qa_dir.parent / "lib"
-    if (source_lib / "__init__.py").is_file():  # a source tree: qa/ next to lib/
-        pythonpath = (str(qa_dir.parent),) + pythonpath
+    tree = qa_dir.parent
+    # A built source tree: qa/ next to lib/ and the ganeti -> lib link.
+    if (tree / "lib/__init__.py").is_file() or (tree / "ganeti").is_dir():
+        pythonpath = (str(tree),) + pythonpath
     return QaInstallation(qa_dir=qa_dir, python="/usr/bin/python3", pythonpath=pythonpath)
 
 
@@ -96,8 +97,9 @@ SKIPS: dict[str, str] = {
                         "disables it too)",
 }
 
-# QA's own setup: --only keeps it, since QA builds the cluster it tests.
-ALWAYS = ("create-cluster",)
+# QA's own setup, which --only keeps: QA builds the cluster it tests, and
+# runs the instance tests (instance-add-*) only within this block.
+ALWAYS = ("create-cluster", "default-instance-tests")
 
 
 def known_tests(*qa_sources: str) -> set[str]:

@@ -60,6 +60,64 @@ def _ignoring(get_ssh_command, codes):
     return GetSSHCommand
 
 
+def _label_tests(qa, qa_config, script):
+    """Print, before each test, the config keys that switch it off.
+
+    ``RunTestIf(keys, fn)`` names them.  A test QA runs with a bare
+    ``RunTest`` gets: for an instance-creating function, its key from
+    ``qa_instance.available_instance_tests``; otherwise the key ganeti-qa.py
+    itself checked last (``if qa_config.TestEnabled("instance-rename"):
+    RunTest(...)``), then the key of the instance under test.  Tests QA
+    runs always get none.
+    """
+    state = {"in_if": False, "gate": [], "instance": []}
+    creators = {}
+    try:
+        from qa import qa_instance
+        for entry in qa_instance.available_instance_tests:
+            creators[entry[2]] = entry[0]
+    except (ImportError, AttributeError, IndexError, TypeError):
+        pass
+
+    test_enabled = qa_config.TestEnabled
+
+    def TestEnabled(tests, *args, **kwargs):  # noqa: N802 (QA's name)
+        enabled = test_enabled(tests, *args, **kwargs)
+        caller = sys._getframe(1)
+        if enabled and caller.f_code.co_filename == script and \
+                caller.f_code.co_name != "RunTestIf":
+            state["gate"] = _names(tests)
+        return enabled
+
+    qa_config.TestEnabled = TestEnabled
+    run_test_if, run_test = qa.RunTestIf, qa.RunTest
+
+    def RunTestIf(testnames, fn, *args, **kwargs):  # noqa: N802
+        if not test_enabled(testnames):
+            return run_test_if(testnames, fn, *args, **kwargs)
+        print("%s names %s" % (MARK, json.dumps(_names(testnames))), flush=True)
+        state["gate"] = []
+        state["in_if"] = True
+        try:
+            return run_test_if(testnames, fn, *args, **kwargs)
+        finally:
+            state["in_if"] = False
+
+    def RunTest(fn, *args, **kwargs):  # noqa: N802
+        if not state["in_if"]:
+            if fn in creators:
+                state["instance"] = [creators[fn]]
+                names = state["instance"]
+            else:
+                names = state["gate"] + [n for n in state["instance"]
+                                         if n not in state["gate"]]
+            print("%s names %s" % (MARK, json.dumps(names)), flush=True)
+        state["in_if"] = False  # tests inside this one are its own
+        return run_test(fn, *args, **kwargs)
+
+    qa.RunTestIf, qa.RunTest = RunTestIf, RunTest
+
+
 def main(argv):
     ignore = []
     while len(argv) >= 2 and argv[0] == "--ignore-verify-error":
@@ -74,14 +132,7 @@ def main(argv):
     spec.loader.exec_module(qa)
     from qa import qa_config  # noqa: E402 (needs the path above)
 
-    run_test_if = qa.RunTestIf
-
-    def RunTestIf(testnames, fn, *args, **kwargs):  # noqa: N802 (QA's name)
-        if qa_config.TestEnabled(testnames):
-            print("%s names %s" % (MARK, json.dumps(_names(testnames))), flush=True)
-        return run_test_if(testnames, fn, *args, **kwargs)
-
-    qa.RunTestIf = RunTestIf
+    _label_tests(qa, qa_config, script)
 
     if ignore:
         # QA imports qa_utils twice, as "qa.qa_utils" and as "qa_utils":

@@ -86,7 +86,8 @@ def test_select_all_but_the_builtin_skips():
 
 def test_select_only_keeps_qa_setup_and_turns_the_rest_off():
     sel = qa.select(KNOWN, only=["cluster-info"])
-    assert sel.tests == {"default": False, "cluster-info": True, "create-cluster": True}
+    assert sel.tests == {"default": False, "cluster-info": True, "create-cluster": True,
+                         "default-instance-tests": True}
     assert sel.skipped == {}
 
 
@@ -309,3 +310,56 @@ def test_driver_names_and_verify_workaround(capsys):
                      "gnt-cluster verify-disks",
                      "gnt-cluster verify --ignore-errors=ENODESETUP --error-codes"]
     assert capsys.readouterr().out.count("==== vcluster-ns workaround ENODESETUP") == 2
+
+
+FAKE_QA = """
+def RunTest(fn, *args):
+    fn(*args)
+
+def RunTestIf(names, fn, *args):
+    if qa_config.TestEnabled(names):
+        RunTest(fn, *args)
+
+def RunQa():
+    RunTestIf("cluster-info", TestInfo)
+    RunTest(TestAlways)
+    RunTest(TestInstanceAddFile)
+    if qa_config.TestEnabled("instance-rename"):
+        RunTest(TestRename)
+    RunTestIf("off", TestInfo)
+    RunTest(TestRename)
+    RunTestIf("cluster-info", TestInfo)
+    RunTest(TestInstanceRemove)
+"""
+
+
+def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch):
+    import sys
+    import types
+
+    from vcluster_ns import qa_driver
+
+    config = types.SimpleNamespace(TestEnabled=lambda names: names != "off")
+    qa_instance = types.ModuleType("qa.qa_instance")
+    module = types.ModuleType("fake_qa")
+    module.qa_config = config
+    for name in ("TestInfo", "TestAlways", "TestInstanceAddFile", "TestRename",
+                 "TestInstanceRemove"):
+        setattr(module, name, lambda: None)
+    qa_instance.available_instance_tests = [
+        ("instance-add-file", "file", module.TestInstanceAddFile, 1)]
+    monkeypatch.setitem(sys.modules, "qa.qa_instance", qa_instance)
+    monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
+    sys.modules["qa"].qa_instance = qa_instance
+    exec(compile(FAKE_QA, "/qa/ganeti-qa.py", "exec"), module.__dict__)
+    qa_driver._label_tests(module, config, "/qa/ganeti-qa.py")
+    module.RunQa()
+    lines = [l for l in capsys.readouterr().out.splitlines()]
+    assert lines == ['==== vcluster-ns names ["cluster-info"]',
+                     '==== vcluster-ns names []',
+                     '==== vcluster-ns names ["instance-add-file"]',
+                     '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
+                     # a disabled RunTestIf leaves the key checked last
+                     '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
+                     '==== vcluster-ns names ["cluster-info"]',
+                     '==== vcluster-ns names ["instance-add-file"]']
