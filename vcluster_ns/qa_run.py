@@ -69,8 +69,8 @@ class QaRunner:
     def check(self) -> set[str]:
         missing = self.installation.missing()
         if missing:
-            raise EnvironmentUnsupported(missing, "install it (Debian: apt-get install "
-                                         "ganeti-testsuite)")
+            raise EnvironmentUnsupported(missing, "install the Debian package "
+                                         "ganeti-testsuite, or give --qa-dir")
         qa_dir = self.installation.qa_dir
         return qa.known_tests(*(p.read_text() for p in sorted(qa_dir.glob("*.py"))),
                               self.installation.script.read_text())
