@@ -119,6 +119,14 @@ class QaRunner:
             facts = qa.facts_from_spec(spec, vc.paths.dir)
             self.add_hosts(vc, spec, facts)
             out = self.run_qa(vc, spec, facts, selection, attempt, driver_args)
+        except KeyboardInterrupt:
+            # Ctrl-C: QA (our child) got the signal too; leave no cluster running.
+            self.echo(f"interrupted: bringing {name!r} down (its files stay)")
+            try:
+                vc.down()
+            except VclusterError:
+                pass
+            raise
         except VclusterError as exc:
             result = qa.TestResult("vcluster-ns", "cluster bring-up", qa.ERROR,
                                    message=exc.one_line(), attempt=attempt)
