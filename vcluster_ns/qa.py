@@ -374,15 +374,17 @@ def _split(desc: str) -> tuple[str, str]:
 class QaOutput:
     """Reads QA's stdout line by line; ``results`` grows as tests end.
 
-    ``on_result`` (optional) is called with each finished TestResult, for
-    progress.  Skips reported by QA itself ("test(s) ... disabled") are
+    ``on_result`` (optional) is called with each finished TestResult and
+    ``on_start`` with each test as it starts, for progress.  Skips reported by QA itself ("test(s) ... disabled") are
     results too, with status ``skipped``.
     """
 
-    def __init__(self, on_result=None, attempt: int = 1, keep_lines: int = 200):
+    def __init__(self, on_result=None, attempt: int = 1, keep_lines: int = 200,
+                 on_start=None):
         self.results: list[TestResult] = []
         self.workarounds: list[str] = []
         self.on_result = on_result
+        self.on_start = on_start
         self.attempt = attempt
         self.keep_lines = keep_lines
         self.tail: list[str] = []          # last lines seen, for errors outside tests
@@ -410,6 +412,8 @@ class QaOutput:
             self._running.append(TestResult(func, text, ERROR, self._names,
                                             attempt=self.attempt))
             self._names = []
+            if self.on_start is not None:
+                self.on_start(self._running[-1])
             self._failing = None
             return
         m = END.match(line)

@@ -14,6 +14,7 @@ unless it is the last, brought down to free memory for the next.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -179,7 +180,8 @@ class QaRunner:
                 f"PYTHONPATH={':'.join(inst.pythonpath)}",
                 inst.python, "-u", str(qa.driver_script()), *driver_args,
                 str(inst.script), "--yes-do-it", str(config)]
-        out = qa.QaOutput(on_result=self.show, attempt=attempt)
+        out = qa.QaOutput(on_result=self.show, attempt=attempt,
+                          on_start=lambda t: self.progress(f"running {t.func}: {t.description}"))
         self.progress(f"ganeti-qa.py running; its output: {logdir / QA_LOG}")
         with open(logdir / QA_LOG, "w") as log, subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -203,9 +205,12 @@ class QaRunner:
         self.echo(line)
 
 
+@dataclasses.dataclass
 class Finished:
-    def __init__(self, results, workarounds, exit_code, ended_by):
-        self.results = results
-        self.workarounds = workarounds
-        self.exit_code = exit_code
-        self.ended_by = ended_by
+    """One QA run: its results, workaround lines, exit status, and the test
+    that ended it (None if QA reached its end)."""
+
+    results: list[qa.TestResult]
+    workarounds: list[str]
+    exit_code: int
+    ended_by: qa.TestResult | None

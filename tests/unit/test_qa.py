@@ -236,9 +236,11 @@ def test_skip_line_with_a_list_of_names():
 
 def test_progress_callback_gets_each_result_as_it_ends():
     seen = []
-    out = qa.QaOutput(on_result=lambda t: seen.append((t.func, t.status)))
+    out = qa.QaOutput(on_result=lambda t: seen.append((t.func, t.status)),
+                      on_start=lambda t: seen.append((t.func, "start")))
     out.feed("<<<< 2026-01-01 10:00:00 start [TestD] D")
-    assert seen == []
+    assert seen == [("TestD", "start")]
+    seen.clear()
     out.feed("---- PASSED [TestD] D ----")
     out.feed(">>>> 2026-01-01 10:00:01 time=0:00:01 [TestD] D")
     assert seen == [("TestD", qa.PASSED)]
