@@ -508,9 +508,12 @@ def parse(text: str, exit_code: int = 0) -> QaOutput:
 
 def switch_off(test: TestResult, selection: Selection) -> str | None:
     """The QA config key that turns ``test`` off, for ``--keep-going``: the
-    first of its names still on.  None if nothing can (QA runs it always)."""
+    first of its names still on, never QA's own setup (``ALWAYS``: without
+    create-cluster QA would take the empty cluster for a made one).  None
+    if nothing can (QA runs it always)."""
     for name in test.names:
-        if selection.tests.get(name, selection.tests.get("default", True)):
+        if name not in ALWAYS and \
+                selection.tests.get(name, selection.tests.get("default", True)):
             return name
     return None
 
