@@ -368,3 +368,19 @@ def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch):
                      '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
                      '==== vcluster-ns names ["cluster-info"]',
                      '==== vcluster-ns names ["instance-add-file"]']
+
+
+def test_parse_recorded_setup_of_a_full_run():
+    """QA's setup and first tests, recorded from a full run on 3 nodes."""
+    out = qa.parse((DATA / "qa-setup-passed.log").read_text())
+    ran = [t for t in out.results if t.status != qa.SKIPPED]
+    assert len(ran) == 18 and all(t.status == qa.PASSED for t in ran)
+    assert [t.func for t in ran[:4]] == ["TestSshConnection", "TestIcmpPing",
+                                         "TestGanetiCommands", "TestClusterInit"]
+    by_func = {t.func: t for t in ran}
+    assert by_func["TestIcmpPing"].names == ["env"]
+    assert by_func["TestJobCancellation"].names == ["test-jobqueue"]
+    assert by_func["TestResumeWatcher"].names == []  # QA runs it always
+    assert by_func["TestBackupListFields"].names == ["instance-export"]
+    assert all(t.seconds and t.seconds > 0 for t in ran)
+    assert out.close(0) is None
