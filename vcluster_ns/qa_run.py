@@ -26,7 +26,7 @@ from typing import Callable
 
 from . import qa
 from .cluster import VirtualCluster
-from .errors import EnvironmentUnsupported, VclusterError
+from .errors import EnvironmentUnsupported, OperationFailed, VclusterError
 from .spec import ClusterSpec
 
 SYSRQ = "/proc/sysrq-trigger"
@@ -68,6 +68,8 @@ class QaRunner:
         self.bundles: list[Path] = []
 
     def check(self) -> set[str]:
+        """QA's test names; raises what would stop every attempt."""
+        ClusterSpec(name="qa-check", nodes=self.nodes, secondary_network=SECONDARY_NETWORK)
         missing = self.installation.missing()
         if missing:
             raise EnvironmentUnsupported(missing, "install the Debian package "
@@ -129,6 +131,11 @@ class QaRunner:
                 pass
             raise
         except VclusterError as exc:
+            if attempt == 1 and not vc.exists():
+                raise  # nothing made, nothing run: the error is the answer
+            if attempt == 1 and not report.results:
+                self.keep_failed(vc, last=True)
+                raise
             result = qa.TestResult("vcluster-ns", "cluster bring-up", qa.ERROR,
                                    message=exc.one_line(), attempt=attempt)
             report.results.append(result)
@@ -164,7 +171,10 @@ class QaRunner:
         cluster IP: the master IP stays where it is).  Added inside the
         cluster, as Ganeti would, to the cluster's own /etc/hosts."""
         line = f"{spec.cluster_ip}\t{facts.rename}"
-        vc.run(spec.master_node, "/bin/sh", "-c", f"echo '{line}' >> /etc/hosts", check=True)
+        done = vc.run(spec.master_node, "/bin/sh", "-c", f"echo '{line}' >> /etc/hosts")
+        if done.returncode != 0:
+            raise OperationFailed(f"cannot add {facts.rename} to the cluster's /etc/hosts: "
+                                  f"{done.stderr.strip()}")
 
     def run_qa(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts,
                selection: qa.Selection, attempt: int, driver_args: list[str]) -> "Finished":

@@ -209,3 +209,10 @@ def test_qa_without_the_qa_suite_is_an_environment_error(invoke, tmp_path):
     result = invoke("qa", "--qa-dir", str(tmp_path / "empty"), "--list")
     line = assert_one_line_error(result, 4)
     assert "ganeti-qa.py" in line and "ganeti-testsuite" in line
+
+
+def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
+    result = invoke("--root", str(tmp_path / "root"), "qa", "--qa-dir", str(fake_qa),
+                    "--nodes", "0")
+    assert_one_line_error(result, 2)
+    assert not (tmp_path / "root").exists()
