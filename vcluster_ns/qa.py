@@ -174,6 +174,10 @@ def select(known: set[str], only: list[str] = (), skip: list[str] = (),
             hint = f"QA's tests include {', '.join(near)}" if near else \
                 "see 'vcluster-ns qa --list' for QA's test names"
             raise InvalidInput(f"QA has no test named {name!r}", hint)
+    for name in skip:
+        if name in ALWAYS:
+            raise InvalidInput(f"--skip {name}: QA's own setup cannot be switched off",
+                               "vcluster-ns qa gives QA an empty cluster to set up")
     skipped: dict[str, str] = {}
     tests: dict[str, bool] = {}
     if only:

@@ -110,6 +110,11 @@ def test_select_unknown_name_is_an_error_with_a_hint():
     assert "cluster-verify" in exc.value.one_line()
 
 
+def test_select_refuses_to_skip_qa_setup():
+    with pytest.raises(InvalidInput, match="setup"):
+        qa.select(KNOWN, skip=["create-cluster"])
+
+
 def test_with_skipped_adds_a_key_without_changing_the_original():
     sel = qa.select(KNOWN)
     more = sel.with_skipped("cluster-info", "failed")
