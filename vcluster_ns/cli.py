@@ -610,6 +610,99 @@ def net_loss(obj: Context, node, percent):
     _net(obj, "loss", [node], percent)
 
 
+@main.command("qa")
+@click.option("--nodes", "-n", type=int, default=DEFAULT_NODES, show_default=True,
+              help="Nodes of each QA cluster.")
+@click.option("--only", multiple=True, metavar="TEST",
+              help="Run only this QA test (a key of QA's config \"tests\"); repeatable. "
+                   "QA's own setup (create-cluster, default-instance-tests) stays on.")
+@click.option("--skip", multiple=True, metavar="TEST", help="Switch this QA test off; repeatable.")
+@click.option("--keep-going", is_flag=True,
+              help="After a failure, switch the failed test off and run QA again on a "
+                   "fresh cluster; report every failure at the end.")
+@click.option("--max-restarts", type=click.IntRange(0), default=10, show_default=True,
+              help="With --keep-going: at most this many fresh starts.")
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the results as JUnit XML.")
+@click.option("--keep", is_flag=True, help="Keep a passing run's cluster too.")
+@click.option("--list", "list_", is_flag=True, help="List QA's test names and the "
+              "built-in skips, then exit.")
+@click.option("--qa-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="Ganeti's qa/ directory to run (default: the installed ganeti-testsuite).")
+@pass_ctx
+def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit, keep,
+               list_, qa_dir):
+    """Run Ganeti's own QA (ganeti-qa.py) on a fresh cluster.
+
+    Each run gets its own cluster (qa-XXXXXX under --root), so runs can go
+    side by side. Tests print as they end; a summary follows. Exit 0 only
+    if every selected test passed. A failed run's cluster is kept and its
+    logs exported (export-logs bundle next to the --junit file, else in the
+    current directory); a passing run's cluster is removed unless --keep.
+
+    \b
+    Examples:
+      vcluster-ns qa --only cluster-verify --only instance-add-diskless
+      vcluster-ns qa --keep-going --junit qa.xml
+      vcluster-ns qa --list
+    """
+    from . import qa as qa_module
+    from .cluster import default_root
+    from .qa_run import QaRunner
+
+    installation = qa_module.qa_installation(qa_dir=Path(qa_dir).absolute() if qa_dir else None)
+    root = Path(obj.root) if obj.root else default_root()
+    # A failed run's export-logs bundle goes next to the JUnit file.
+    export_dir = Path(junit).absolute().parent if junit else Path.cwd()
+    runner = QaRunner(root, nodes, installation, echo=click.echo, progress=obj.progress,
+                      keep=keep, export_dir=export_dir)
+    known = runner.check()
+    if list_:
+        for name in sorted(known):
+            reason = qa_module.SKIPS.get(name)
+            click.echo(f"{name}  (skipped: {reason})" if reason else name)
+        return
+    selection = qa_module.select(known, list(only), list(skip))
+    report = runner.run(selection, keep_going, max_restarts)
+    _qa_summary(report, runner)
+    if junit:
+        Path(junit).write_text(qa_module.junit_xml(report))
+        click.echo(f"JUnit XML: {junit}")
+    if not report.ok:
+        sys.exit(int(ExitCode.FAILED))
+
+
+def _qa_summary(report, runner) -> None:
+    from . import qa as qa_module
+
+    counts = report.counts()
+    click.echo()
+    rows = qa_module.summary_rows(report)
+    if rows:
+        for line in ui.table(rows, ["TEST", "RESULT", "TIME", "QA CONFIG KEY", "MESSAGE"]):
+            click.echo(line)
+    if report.skipped:
+        click.echo("\nswitched off:")
+        for name, why in sorted(report.skipped.items()):
+            click.echo(f"  {name}: {why}")
+    if report.workarounds:
+        click.echo(f"\nworkarounds ({report.workaround_uses} command(s) changed):")
+        for what, why in report.workarounds.items():
+            click.echo(f"  {what}: {why}")
+    failed = [t for t in report.results if t.status in (qa_module.FAILED, qa_module.ERROR)]
+    if failed:
+        click.echo("\nfailures:")
+        for t in failed:
+            click.echo(f"  {t.func} (attempt {t.attempt}): {t.message.splitlines()[0] if t.message else t.status}")
+    if runner.kept:
+        click.echo(f"\nclusters kept: {', '.join(runner.kept)} (remove with 'vcluster-ns "
+                   "--cluster NAME destroy --yes')")
+    click.echo(f"\nQA: {counts['passed']} passed, {counts['failed']} failed, "
+               f"{counts['error']} errors, {counts['skipped']} skipped by QA, "
+               f"{len(report.skipped)} config keys switched off; {report.attempts} attempt(s) "
+               f"in {report.seconds:.0f}s")
+
+
 @main.command()
 @click.argument("name", shell_complete=complete_node)
 @click.argument("daemon", shell_complete=complete_daemon)

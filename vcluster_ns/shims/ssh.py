@@ -92,7 +92,7 @@ def main(argv: list[str], cluster_dir: str) -> int:
                      SSH_FAILURE)
     cluster = Cluster(cluster_dir)
     host = split_destination(destination)
-    node = cluster.node_for_host(host)
+    node = cluster.node_for_host(host, os.environ.get("GANETI_HOSTNAME"))
     if node is None:
         if cluster.is_known_address(host):
             return error("ssh", f"connect to host {host} port 22: No route to host",
