@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import policy, ui
-from .cluster import VirtualCluster
+from .cluster import VirtualCluster, root_option
 from .entry import ENV_DEFAULTS
 from .errors import ExitCode, VclusterError
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
@@ -41,8 +41,7 @@ class Context:
         click.echo(f"[{elapsed:5.1f}s] {message}", err=True)
 
     def cluster(self) -> VirtualCluster:
-        root = Path(self.root) if self.root else None
-        return VirtualCluster(self.cluster_name, root, progress=self.progress)
+        return VirtualCluster(self.cluster_name, root_option(self.root), progress=self.progress)
 
 
 class Group(click.Group):
@@ -196,10 +195,12 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
 def run(obj: Context, node, command):
     """Run COMMAND on virtual NODE; stdio, terminal and exit status pass through.
 
+    NODE may be 'master': whichever node is Ganeti's master now.
+
     \b
     Examples:
       vcluster-ns run node1 gnt-node list
-      vcluster-ns run node3 gnt-instance list
+      vcluster-ns run master gnt-instance list
       vcluster-ns run node1 -- gnt-cluster verify --error-codes
     """
     command = list(command)
@@ -210,6 +211,9 @@ def run(obj: Context, node, command):
     policy.check_command(command)
     vc = obj.cluster()
     code = vc.run_foreground(node, command, cwd=os.getcwd())
+    hint = vc.not_master_hint(node, command, code)
+    if hint:
+        click.echo(hint, err=True)
     sys.exit(code)
 
 
@@ -219,12 +223,12 @@ def run(obj: Context, node, command):
               "of an interactive shell.")
 @pass_ctx
 def shell(obj: Context, node, command):
-    """A shell on NODE (default: the master) whose prompt names the node."""
+    """A shell on NODE (default, or 'master': the master now) whose prompt names the node."""
     if command is not None:
         policy.check_command(["bash", "-c", command])
     vc = obj.cluster()
     spec = vc.spec()
-    target = spec.resolve_node(node) if node else _master(vc)
+    target = vc.resolve_node(node) if node and node != "master" else _master(vc)
     short = target.split(".")[0]
     if command is not None:
         argv = ["/bin/bash", "-c", command]
@@ -253,7 +257,9 @@ def status(obj: Context, as_json):
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
-    if info["state"] != "up":
+    if info.get("missing"):
+        click.echo(f"missing: {'; '.join(info['missing'])} ('vcluster-ns up' finishes it)")
+    if info["state"] not in ("up", "incomplete"):
         return
     network = f"network {info['network']}"
     if info.get("secondary_network"):

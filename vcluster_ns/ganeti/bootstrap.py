@@ -89,6 +89,31 @@ def is_transient_add_error(last_line: str) -> bool:
     return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
 
 
+def has_configuration(node_root) -> bool:
+    """Has ``gnt-cluster init`` written the configuration on this node?
+    (Ganeti's own "already initialised" test, ConfigWriter.IsCluster.)"""
+    return (node_root / "var/lib/ganeti/config.data").is_file()
+
+
+# gnt-job list statuses of jobs that are not over yet.
+UNFINISHED_JOB_STATES = ("queued", "waiting", "running", "canceling")
+# How long an initialised master may take to answer gnt-node list.
+MASTER_ANSWER_TIMEOUT = 60.0
+
+
+class InitInterrupted(OperationFailed):
+    """``gnt-cluster init`` stopped halfway: its configuration exists but the
+    cluster is not whole, and init refuses to run twice."""
+
+    def __init__(self, master: str, cluster: str, detail: str = ""):
+        last = detail.strip().splitlines()[-1] if detail.strip() else ""
+        super().__init__(
+            f"gnt-cluster init on {master} was interrupted halfway and cannot be resumed"
+            + (f" ({last})" if last else ""),
+            f"start afresh with 'vcluster-ns --cluster {cluster} destroy --yes' "
+            f"and 'vcluster-ns --cluster {cluster} up'")
+
+
 def node_list_argv() -> list[str]:
     return ["gnt-node", "list", "--no-headers", "-o", "name"]
 
@@ -104,11 +129,15 @@ class Bootstrap:
         master_root = self.vc.paths.node_root(spec.master_node)
         restarting = is_initialised(master_root)
         if not restarting:
+            if has_configuration(master_root):
+                raise InitInterrupted(spec.master_node, self.vc.name)
             self.vc.progress(f"gnt-cluster init on {spec.master_node}")
             with self.vc.phase("gnt-cluster init"):
                 self.init_cluster(spec)
         master = master_of(master_root) or spec.master_node
-        members = set(self.node_list(master))
+        if restarting:  # an interrupted 'up' may have left adds in the queue
+            self.finish_interrupted_jobs(master)
+        members = set(self.members(master, spec))
         missing = [n for n in spec.node_names if n not in members]
         if missing:
             with self.vc.phase("node adds"):
@@ -117,8 +146,6 @@ class Bootstrap:
             self.vc.progress(f"starting confd and mond on {len(missing)} new nodes")
             with self.vc.phase("new nodes' daemons"):
                 self.vc.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
-        if restarting:
-            self.finish_interrupted_jobs(master)
         self.vc.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
@@ -132,7 +159,8 @@ class Bootstrap:
             time.sleep(0.5)
 
     def init_cluster(self, spec: ClusterSpec) -> None:
-        add_route = cluster_ip_route_argv(spec, "add")
+        # replace, not add: an init interrupted before its 'del' left the route
+        add_route = cluster_ip_route_argv(spec, "replace")
         if add_route:
             self.run_checked(spec.master_node, add_route)
         try:
@@ -155,6 +183,28 @@ class Bootstrap:
         if running:
             self.vc.progress(f"ending {len(running)} job(s) interrupted by the last down")
             self.vc.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
+        # Jobs still alive (node adds of an 'up' that was interrupted while
+        # the cluster ran on) finish first: adding their nodes again would
+        # fail with "already in the cluster".
+        listing = self.vc.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
+        pending = [line.split()[0] for line in listing.stdout.splitlines()
+                   if line.split()[1:2] and line.split()[1] in UNFINISHED_JOB_STATES]
+        if pending:
+            self.vc.progress(f"waiting for {len(pending)} unfinished job(s)")
+            for job in pending:
+                self.vc.run(master, "gnt-job", "watch", job, timeout=BOOT_TIMEOUT)
+
+    def members(self, master: str, spec: ClusterSpec) -> list[str]:
+        """The master's node list; an initialised master that never answers
+        was cut off by an interrupted init (or worse): say how to recover."""
+        deadline = time.monotonic() + MASTER_ANSWER_TIMEOUT
+        while True:
+            result = self.vc.run(master, *node_list_argv())
+            if result.returncode == 0:
+                return result.stdout.split()
+            if time.monotonic() > deadline:
+                raise InitInterrupted(master, self.vc.name, (result.stderr or result.stdout))
+            time.sleep(0.5)
 
     def add_nodes(self, master: str, nodes: list[str]) -> None:
         """``gnt-node add`` for every node, several at a time.

@@ -1,0 +1,225 @@
+"""A cluster's lifecycle: one owner at a time, and the state it is in.
+
+**The lock.** Every command that changes a cluster (up, down, destroy,
+snapshot, node, net, restore) holds an exclusive ``flock`` on
+``<root>/.<name>.lock`` for as long as it works.  The file lies *beside*
+the cluster directory, not in it, so that two ``up`` of a cluster that does
+not exist yet contend for the same file, and ``destroy`` can remove the
+directory while holding it.  The kernel drops a flock when its holder dies
+(SIGKILL included), so a lock is never stale.  A second command waits for
+the first (saying whom it waits for) and then does its own work on what the
+first left, so a second ``up`` reports the result of the first.  ``destroy``
+unlinks the lock file while holding it; a waiter then finds that its lock is
+on an unlinked file and takes the lock again on the new one.
+
+**The phase.** While a command works, ``<cluster>/lifecycle`` names its
+phase (booting, initialising, joining, stopping) and its pid.  A phase file
+whose writer no longer holds the lock is history: the work was interrupted,
+and the state is judged from what the cluster shows.
+
+**The states** (``state()``)::
+
+    absent        no cluster.json
+    created       made, never initialised, not running
+    booting       namespaces and daemons starting (a command holds the lock)
+    initialising  gnt-cluster init running
+    joining       gnt-node add running
+    up            running, and nothing is missing
+    incomplete    running, but Ganeti is not initialised, nodes have not
+                  joined or daemons are missing (``up`` finishes the job)
+    stopping      down in progress
+    down          not running
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+from pathlib import Path
+from typing import Callable
+
+from .errors import InvalidInput, OperationFailed
+
+ABSENT, CREATED, BOOTING, INITIALISING, JOINING = (
+    "absent", "created", "booting", "initialising", "joining")
+UP, INCOMPLETE, STOPPING, DOWN = "up", "incomplete", "stopping", "down"
+STATES = (ABSENT, CREATED, BOOTING, INITIALISING, JOINING, UP, INCOMPLETE, STOPPING, DOWN)
+PHASES = (BOOTING, INITIALISING, JOINING, STOPPING)  # only while a command holds the lock
+
+PHASE_FILE = "lifecycle"
+
+
+def lock_path(root: Path, name: str) -> Path:
+    return root / f".{name}.lock"
+
+
+class ClusterLock:
+    """The exclusive flock of one cluster; a context manager.
+
+    ``on_wait(pid)`` is called once when somebody else holds the lock (pid:
+    the holder's, as it wrote it, or None), before waiting for it.
+    """
+
+    def __init__(self, root: Path, name: str):
+        self.path = lock_path(root, name)
+        self.fd: int | None = None
+
+    def holder(self) -> int | None:
+        """The pid written by the current holder, or None if nobody holds it."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_pid(fd) or -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    def acquire(self, on_wait: Callable[[int | None], None] = lambda pid: None) -> None:
+        told = False
+        while True:
+            fd = self._open()
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not told:
+                        on_wait(_read_pid(fd))
+                        told = True
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                if _same_file(fd, self.path):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # destroy removed the file while we waited: lock the new one
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def _open(self) -> int:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise InvalidInput(f"cannot open the cluster's lock file {self.path}: "
+                               f"{exc.strerror}", "check that --root is writable") from None
+
+    def release(self, remove: bool = False) -> None:
+        """Let go; ``remove``: unlink the file first (destroy; waiters re-lock)."""
+        if self.fd is None:
+            return
+        if remove:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+        os.close(self.fd)
+        self.fd = None
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or "x")
+    except (OSError, ValueError):
+        return None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+# -- the phase file ------------------------------------------------------------
+
+def set_phase(cluster_dir: Path, phase: str, **facts) -> None:
+    """Record what the lock holder is doing now, or the state it left
+    (``facts``: e.g. init=0 for an 'up --no-init')."""
+    assert phase in STATES, phase
+    extra = "".join(f" {k}={v}" for k, v in facts.items())
+    tmp = cluster_dir / (PHASE_FILE + ".tmp")
+    tmp.write_text(f"{phase} {os.getpid()}{extra}\n")
+    os.replace(tmp, cluster_dir / PHASE_FILE)
+
+
+def read_phase(cluster_dir: Path) -> tuple[str, int, dict[str, str]] | None:
+    try:
+        words = (cluster_dir / PHASE_FILE).read_text().split()
+        facts = dict(w.split("=", 1) for w in words[2:] if "=" in w)
+        return words[0], int(words[1]), facts
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def clear_phase(cluster_dir: Path) -> None:
+    try:
+        (cluster_dir / PHASE_FILE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+# -- every process of a cluster -------------------------------------------------
+
+ROLES = ("launcher", "init", "supervisor")
+
+
+def processes_by_title(name: str, cluster_dir: Path, proc: str = "/proc") -> dict[int, str]:
+    """Our own processes of cluster ``name`` in ``cluster_dir``, found by the
+    process titles boot.py gives them (``vcluster-ns ROLE NAME DIR``): also
+    those that no supervisor.pid names, e.g. a cluster started by an ``up``
+    that lost a race before clusters had a lock."""
+    wanted = {f"vcluster-ns {role} {name} {cluster_dir}": role for role in ROLES}
+    found = {}
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/cmdline", "rb") as fh:
+                title = fh.read().split(b"\0")[0].decode(errors="replace").strip()
+        except OSError:
+            continue
+        if title in wanted:
+            found[int(entry)] = wanted[title]
+    return found
+
+
+def kill_strays(name: str, cluster_dir: Path, timeout: float = 30.0) -> list[int]:
+    """SIGKILL every launcher and pid 1 of the cluster that is still alive,
+    and wait until they are gone; the kernel ends everything in the pid
+    namespace of a pid 1 that dies.  For ``down`` after the cluster it knows
+    has stopped, and for ``up`` before it starts one: whatever is left then
+    was started by an interrupted or racing ``up``.  Returns the pids."""
+    import time
+    killed = []
+    for pid, role in processes_by_title(name, cluster_dir).items():
+        if role == "supervisor":
+            continue  # it dies with its pid 1
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            raise OperationFailed(f"pid {pid} of cluster {name!r} belongs to another user",
+                                  "end it as that user") from None
+    deadline = time.monotonic() + timeout
+    while any(r != "supervisor" for r in processes_by_title(name, cluster_dir).values()):
+        if time.monotonic() > deadline:
+            raise OperationFailed(f"processes of cluster {name!r} survived SIGKILL",
+                                  "are they stopped (SIGSTOP) or traced?")
+        time.sleep(0.05)
+    return killed
