@@ -393,11 +393,14 @@ def down(obj: Context):
 @click.option("--yes", is_flag=True, help="Do not ask.")
 @pass_ctx
 def destroy(obj: Context, yes):
-    """'down', then remove the cluster directory."""
+    """'down', then remove the cluster directory (asks first; --yes without a terminal)."""
     vc = obj.cluster()
     if not vc.exists():
         vc.spec()  # raises "no cluster named ..."
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():  # nobody to ask: a script must say so itself
+            raise click.UsageError("destroy asks before removing a cluster; without a "
+                                   "terminal to ask on, pass --yes")
         click.confirm(f"remove {vc.paths.dir} and everything in it?", abort=True)
     vc.destroy()
     click.echo(f"cluster {obj.cluster_name!r} destroyed")
