@@ -25,14 +25,17 @@ The private view:
   cluster has no route to the outside world and trusts only its own CA, so
   the public ones go;
 * ``/dev/console`` a log file (noded's logging opens it for writing);
-* ``/srv``, ``/root``, ``/var/lib/ganeti``, ``/var/log/ganeti`` and
-  ``/tmp`` bound from the cluster directory, so nothing a cluster writes
-  lands on the host outside it (one ``/tmp`` for the whole cluster, as
-  ``<cluster>/tmp``: every node sees the same, like ``TMPDIR``).  Such a
-  bind would hide a cluster directory that lies below its target (root's
-  default ``/root/.local/share/vcluster-ns``, a test's ``/tmp/...``): the
-  cluster directory is then first bound onto the same path inside the new
-  source, so it stays where it was (``cover``);
+* ``/srv``, ``/root``, ``/var/lib/ganeti``, ``/var/log/ganeti``
+  bound from the cluster directory, so nothing a cluster writes lands on
+  the host outside it.  Such a bind would hide a cluster directory that
+  lies below its target (root's default ``/root/.local/share/vcluster-ns``):
+  the cluster directory is then first bound onto the same path inside the
+  new source, so it stays where it was (``cover``).  ``/tmp`` is *not*
+  covered: vcluster-ns itself (a checkout, a virtualenv: CI runs from
+  ``/tmp``) and the files a user hands to ``run`` may live there, and a
+  private ``/tmp`` would hide them.  Temporary files go to
+  ``<cluster>/tmp`` through ``TMPDIR`` instead, which Ganeti and mktemp
+  honour;
 * every directory holding a shimmed program (ssh, scp, daemon-util, the
   reboot family) a read-only overlay with the shim on top.  An overlay
   rather than a file bind mount because ``/usr/sbin/reboot`` is a symlink on
@@ -163,7 +166,7 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
     ops += cover(paths, paths.srv, "/srv")
     for source, target in ((paths.private / "var-lib-ganeti", "/var/lib/ganeti"),
                            (paths.private / "var-log-ganeti", "/var/log/ganeti"),
-                           (paths.private / "root", "/root"), (paths.tmp, "/tmp")):
+                           (paths.private / "root", "/root")):
         if os.path.isdir(target):
             ops += cover(paths, source, target)
     ops += shim_overlays(paths.shims, shim_targets)
