@@ -151,8 +151,10 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
        network_mode, secondary_network, as_json, no_init, snapshot_name, reset):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
-    On a cluster that is already up this says so and exits 0. A cluster that
-    was brought down comes back with its Ganeti configuration and instances.
+    On a cluster that is already up this says so and exits 0; one that is up
+    but incomplete (an interrupted 'up') is finished. A cluster that was
+    brought down comes back with its Ganeti configuration and instances.
+    Another command changing the cluster is waited for.
 
     \b
     From a snapshot (see 'vcluster-ns snapshot --help'):

@@ -164,11 +164,31 @@ class VirtualCluster:
 
     # -- create / up -------------------------------------------------------
     def create(self, spec: ClusterSpec) -> None:
+        """Made in ``.<name>.creating`` and renamed into place when whole:
+        an ``up`` killed halfway leaves no directory that looks like a
+        cluster, and the next ``up`` (holding the lock, so nobody else is
+        creating it) clears the leftover."""
+        import shutil
         node_defaults = {n: ganeti.daemon_args(spec, n) for n in spec.node_names}
         self.root.mkdir(parents=True, exist_ok=True)
-        layout.create_cluster_tree(
-            self.paths, spec, users=ganeti.USERS, groups=ganeti.GROUPS,
-            node_defaults=node_defaults, os_definitions=ganeti.os_definitions_dir())
+        if self.paths.dir.exists():
+            raise OperationFailed(f"{self.paths.dir} already exists",
+                                  "it is not a cluster (no cluster.json): move it away")
+        staging = ClusterPaths(self.root / f".{self.name}.creating")
+        if staging.dir.exists():
+            layout.remove_cluster_tree(staging)
+        try:
+            layout.create_cluster_tree(
+                staging, spec, users=ganeti.USERS, groups=ganeti.GROUPS,
+                node_defaults=node_defaults, os_definitions=ganeti.os_definitions_dir())
+        except OperationFailed as exc:  # name the directory the user knows
+            raise OperationFailed(exc.message.replace(str(staging.dir), str(self.paths.dir)),
+                                  exc.hint) from None
+        try:
+            os.rename(staging.dir, self.paths.dir)
+        except OSError as exc:
+            shutil.rmtree(staging.dir, ignore_errors=True)
+            raise OperationFailed(f"cannot create {self.paths.dir}: {exc.strerror}") from None
 
     @owner
     def up(self, spec: ClusterSpec | None = None, given: set[str] = frozenset(),
@@ -192,13 +212,14 @@ class VirtualCluster:
                         "use --cluster OTHER for a new one, or 'vcluster-ns destroy' first")
             spec = existing
             running = self.is_up()
-            if not os.access(self.paths.dir, os.W_OK | os.X_OK):
+            if not running and not os.access(self.paths.dir, os.W_OK | os.X_OK):
                 raise InvalidInput(f"cluster directory {self.paths.dir} is not writable",
                                    "fix its permissions, or use another --root")
         else:
             spec = spec or ClusterSpec(name=self.name)
         self._init_wanted = init
         if running:
+            self.wait_booted()
             missing = self.missing(spec, init)
             if not missing:
                 return False
@@ -305,7 +326,9 @@ class VirtualCluster:
         try:
             yield
         finally:
-            self._lock.release(remove=self._remove_lock)
+            # No cluster (destroyed, or refused before it was made): leave no
+            # lock file behind either; a waiter then locks a new one.
+            self._lock.release(remove=self._remove_lock or not self.paths.dir.exists())
 
     def state(self) -> tuple[str, list[str]]:
         """The lifecycle state (lifecycle.STATES) and, when incomplete, what is missing."""
@@ -368,12 +391,8 @@ class VirtualCluster:
                 cls = {4: EnvironmentUnsupported, 2: InvalidInput}.get(code, OperationFailed)
                 raise cls(f"the cluster failed to start: {detail}",
                           f"see {self.paths.supervisor_log}")
-            if self.paths.control_socket.exists():
-                try:
-                    if control.request(self.paths.control_socket, {"op": "ping"}, 10).get("booted"):
-                        break
-                except VclusterError:
-                    pass
+            if self.booted():
+                break
             if time.monotonic() > deadline:
                 self._stop_launcher(launcher)
                 raise OperationFailed(f"the cluster did not start within {BOOT_TIMEOUT:.0f}s",
@@ -381,6 +400,28 @@ class VirtualCluster:
             time.sleep(0.05)
         # The launcher lives on as the cluster's keeper; we do not wait for it.
         launcher.returncode = 0  # silence "still running" warnings at exit
+
+    def booted(self) -> bool:
+        """Has the supervisor prepared every node (and started joined ones)?"""
+        if not self.paths.control_socket.exists():
+            return False
+        try:
+            return bool(control.request(self.paths.control_socket, {"op": "ping"}, 10)
+                        .get("booted"))
+        except VclusterError:
+            return False
+
+    def wait_booted(self) -> None:
+        """For a cluster an interrupted 'up' started: its supervisor may still boot."""
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not self.booted():
+            if self.pid1() is None:
+                raise ClusterNotUp(f"cluster {self.name!r} ended while it booted",
+                                   f"see {self.paths.supervisor_log}; 'vcluster-ns up' again")
+            if time.monotonic() > deadline:
+                raise OperationFailed(f"the cluster did not boot within {BOOT_TIMEOUT:.0f}s",
+                                      f"see {self.paths.supervisor_log}")
+            time.sleep(0.05)
 
     def _stop_launcher(self, launcher: subprocess.Popen) -> None:
         pid = self.pid1()

@@ -10,7 +10,9 @@ directory while holding it.  The kernel drops a flock when its holder dies
 the first (saying whom it waits for) and then does its own work on what the
 first left, so a second ``up`` reports the result of the first.  ``destroy``
 unlinks the lock file while holding it; a waiter then finds that its lock is
-on an unlinked file and takes the lock again on the new one.
+on an unlinked file and takes the lock again on the new one.  Nothing is
+written into the file (its mtime stays, so a refused command leaves the
+root as it was): the holder's pid comes from the kernel's ``/proc/locks``.
 
 **The phase.** While a command works, ``<cluster>/lifecycle`` names its
 phase (booting, initialising, joining, stopping) and its pid.  A phase file
@@ -64,6 +66,7 @@ class ClusterLock:
     def __init__(self, root: Path, name: str):
         self.path = lock_path(root, name)
         self.fd: int | None = None
+        self.made_root = False  # the root did not exist: release removes it if empty
 
     def holder(self) -> int | None:
         """The pid written by the current holder, or None if nobody holds it."""
@@ -75,7 +78,7 @@ class ClusterLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                return _read_pid(fd) or -1
+                return _holder_pid(fd) or -1
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None
         finally:
@@ -90,7 +93,7 @@ class ClusterLock:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     if not told:
-                        on_wait(_read_pid(fd))
+                        on_wait(_holder_pid(fd))
                         told = True
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 if _same_file(fd, self.path):
@@ -99,13 +102,13 @@ class ClusterLock:
                 os.close(fd)
                 raise
             os.close(fd)  # destroy removed the file while we waited: lock the new one
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
 
     def _open(self) -> int:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True)
+                self.made_root = True
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise InvalidInput(f"cannot open the cluster's lock file {self.path}: "
@@ -122,17 +125,33 @@ class ClusterLock:
                 pass
         os.close(self.fd)
         self.fd = None
+        if remove and self.made_root:
+            try:
+                self.path.parent.rmdir()  # only if empty: nothing else was made
+            except OSError:
+                pass
 
     @property
     def held(self) -> bool:
         return self.fd is not None
 
 
-def _read_pid(fd: int) -> int | None:
+def _holder_pid(fd: int, locks: str = "/proc/locks") -> int | None:
+    """The pid holding an exclusive flock on ``fd``'s file, from the kernel's
+    table (``1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF``)."""
+    st = os.fstat(fd)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     try:
-        return int(os.pread(fd, 32, 0).decode().strip() or "x")
-    except (OSError, ValueError):
-        return None
+        with open(locks) as fh:
+            for line in fh:
+                fields = line.split()
+                if "->" in fields:  # a waiter, not the holder
+                    continue
+                if fields[1:2] == ["FLOCK"] and fields[3] == "WRITE" and fields[5] == inode:
+                    return int(fields[4])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -183,17 +202,22 @@ def processes_by_title(name: str, cluster_dir: Path, proc: str = "/proc") -> dic
     those that no supervisor.pid names, e.g. a cluster started by an ``up``
     that lost a race before clusters had a lock."""
     wanted = {f"vcluster-ns {role} {name} {cluster_dir}": role for role in ROLES}
+    # A launcher in its first moments, before it sets its title.
+    starting = [b"-m", b"vcluster_ns.boot", os.fsencode(cluster_dir)]
     found = {}
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
         try:
             with open(f"{proc}/{entry}/cmdline", "rb") as fh:
-                title = fh.read().split(b"\0")[0].decode(errors="replace").strip()
+                argv = fh.read().split(b"\0")
         except OSError:
             continue
+        title = argv[0].decode(errors="replace").strip()
         if title in wanted:
             found[int(entry)] = wanted[title]
+        elif [a for a in argv if a][-3:] == starting:
+            found[int(entry)] = "launcher"
     return found
 
 

@@ -36,17 +36,33 @@ def interrupt_up_at(cli: Cli, marker: str, signum: int, *args: str) -> str:
     return "".join(seen)
 
 
+def interrupt_up_when(cli: Cli, condition, signum: int, *args: str) -> None:
+    """Start ``up``, send ``signum`` as soon as ``condition()`` holds."""
+    with open(cli.root.parent / "up.err", "w") as err:
+        proc = subprocess.Popen(cli.argv("up", *args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_for(lambda: condition() or proc.poll() is not None, 300, 0.01, "the moment")
+        assert proc.poll() is None, (cli.root.parent / "up.err").read_text()
+        proc.send_signal(signum)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def members(cli: Cli) -> set[str]:
     out = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "name", check=False)
     return set(out.stdout.split())
 
 
 @pytest.fixture
-def cli(tmp_path):
-    cli = Cli(tmp_path / "clusters", unique_name("lc"))
+def cli(tmp_path_factory):
+    # a short root: Ganeti's unix sockets lie below every node's directory
+    cli = Cli(tmp_path_factory.mktemp("lc") / "c", unique_name("lc"))
     yield cli
-    if cli.pid1():
-        cli("down", check=False)
+    cli("destroy", "--yes", check=False)  # disk space: these clusters serve one test
 
 
 def test_sigkill_of_up_during_node_adds_then_up_finishes(cli):
@@ -61,30 +77,57 @@ def test_sigkill_of_up_during_node_adds_then_up_finishes(cli):
     assert json.loads(cli("status", "--json").stdout)["state"] == "up"
     assert verify_errors(cli) == []
     assert "already up" in cli("up").stdout  # now it is whole
+    # the same whole cluster serves the checks of 'logs' and 'run master'
+    for daemon, base in (("noded", "node-daemon"), ("confd", "conf-daemon"),
+                         ("wconfd", "wconf-daemon"), ("luxid", "luxi-daemon"),
+                         ("rapi", "rapi-daemon"), ("mond", "monitoring-daemon")):
+        out = cli("logs", "node1", daemon).stdout
+        assert f"/var/log/ganeti/{base}.log <==" in out, (daemon, out)
+    assert "node-daemon.log <==" in cli("logs", "node3", "noded").stdout
+    assert cli("run", "master", "gnt-instance", "list").returncode == 0
+    refused = cli("run", "node2", "gnt-instance", "list", check=False)
+    assert refused.returncode != 0 and "This is not the master node" in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "hint: node2 is not the master; 'vcluster-ns run master gnt-instance list'")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_interrupted_init_then_up_finishes_or_names_the_recovery(cli, signum):
-    interrupt_up_at(cli, "gnt-cluster init on", signum, "--nodes", "2")
+def test_sigkill_once_init_wrote_the_configuration_then_up_finishes(cli):
+    """The cut that init itself cannot redo ("Cluster is already initialised"):
+    killed once config.data exists.  up clears what that init left (or, if
+    it got past its certificates, finishes it by starting the master's
+    daemons), or names the recovery in one line."""
+    config = cli.dir / "node1/var/lib/ganeti/config.data"
+    interrupt_up_when(cli, config.exists, signal.SIGKILL, "--nodes", "2")
     again = cli("up", check=False)
     if again.returncode != 0:
-        # init cut halfway: one line that names the command that recovers
         lines = again.stderr.strip().splitlines()
         assert lines[-1].startswith("Error: gnt-cluster init on node1 was interrupted"), lines
         assert "destroy --yes" in lines[-1] and "Traceback" not in again.stderr
+        print("recovery message:", lines[-1])
         cli("destroy", "--yes")
         cli("up", "--nodes", "2")
+    else:
+        print("resumed:", again.stderr)
     assert members(cli) == {"node1", "node2"}
     assert verify_errors(cli) == []
 
 
-def test_sigkill_of_up_before_init_then_up_finishes(cli):
+def test_sigkill_before_init_then_sigint_during_init_then_up_finishes(cli):
     interrupt_up_at(cli, "starting namespaces and supervisor", signal.SIGKILL, "--nodes", "2")
-    # the launcher it started goes on booting: the next up must neither start
-    # a second cluster nor say "already up" to an uninitialised one
-    again = cli("up")
+    # The launcher it started goes on booting.  The next up must neither
+    # start a second cluster nor call an uninitialised one "already up":
+    # it is interrupted in turn (SIGINT, as Ctrl-C) when its init starts.
+    seen = interrupt_up_at(cli, "gnt-cluster init on", signal.SIGINT)
+    assert "already up" not in seen
+    again = cli("up", check=False)
+    if again.returncode != 0:
+        assert "destroy --yes" in again.stderr.strip().splitlines()[-1], again.stderr
+        print("recovery message:", again.stderr.strip().splitlines()[-1])
+        cli("destroy", "--yes")
+        cli("up", "--nodes", "2")
     assert "already up" not in again.stdout
     assert members(cli) == {"node1", "node2"}
+    assert verify_errors(cli) == []
     assert len([p for p, cmd in cli.cluster_processes().items()
                 if cmd == f"vcluster-ns init {cli.cluster} {cli.dir}"]) == 1
     cli("down")

@@ -95,6 +95,24 @@ def has_configuration(node_root) -> bool:
     return (node_root / "var/lib/ganeti/config.data").is_file()
 
 
+# What a node's var/lib/ganeti holds before init, and keeps: vcluster-ns's
+# ensure-dirs marker and the RAPI users file the supervisor writes at boot.
+KEPT_BEFORE_INIT = (".vcluster-ns-dirs", "rapi/users")
+
+
+def clear_unfinished_init(node_root) -> None:
+    """Undo an init that wrote the configuration but was killed before the
+    certificates (InitCluster: InitConfig, ssconf, then the crypto).  Up to
+    there it started no daemon and no other node saw the cluster, so its
+    files are all there is of it; Ganeti refuses a second init while
+    config.data exists."""
+    data = node_root / "var/lib/ganeti"
+    for path in sorted(data.rglob("*"), reverse=True):
+        if path.is_dir() or str(path.relative_to(data)) in KEPT_BEFORE_INIT:
+            continue
+        path.unlink()
+
+
 # gnt-job list statuses of jobs that are not over yet.
 UNFINISHED_JOB_STATES = ("queued", "waiting", "running", "canceling")
 # How long an initialised master may take to answer gnt-node list.
@@ -102,8 +120,8 @@ MASTER_ANSWER_TIMEOUT = 60.0
 
 
 class InitInterrupted(OperationFailed):
-    """``gnt-cluster init`` stopped halfway: its configuration exists but the
-    cluster is not whole, and init refuses to run twice."""
+    """``gnt-cluster init`` stopped halfway, after its certificates: the
+    master is initialised but never answers, and init refuses to run twice."""
 
     def __init__(self, master: str, cluster: str, detail: str = ""):
         last = detail.strip().splitlines()[-1] if detail.strip() else ""
@@ -130,7 +148,9 @@ class Bootstrap:
         restarting = is_initialised(master_root)
         if not restarting:
             if has_configuration(master_root):
-                raise InitInterrupted(spec.master_node, self.vc.name)
+                self.vc.progress(f"gnt-cluster init on {spec.master_node} was interrupted "
+                                 "before it made the certificates: starting it afresh")
+                clear_unfinished_init(master_root)
             self.vc.progress(f"gnt-cluster init on {spec.master_node}")
             with self.vc.phase("gnt-cluster init"):
                 self.init_cluster(spec)
