@@ -57,10 +57,10 @@ def lock_path(root: Path, name: str) -> Path:
 
 
 class ClusterLock:
-    """The exclusive flock of one cluster; a context manager.
+    """The exclusive flock of one cluster (``acquire``, ``release``).
 
     ``on_wait(pid)`` is called once when somebody else holds the lock (pid:
-    the holder's, as it wrote it, or None), before waiting for it.
+    the holder's, from /proc/locks, or None), before waiting for it.
     """
 
     def __init__(self, root: Path, name: str):
@@ -69,18 +69,15 @@ class ClusterLock:
         self.made_root = False  # the root did not exist: release removes it if empty
 
     def holder(self) -> int | None:
-        """The pid written by the current holder, or None if nobody holds it."""
+        """The pid holding the lock (-1: held, pid unknown), or None if free.
+        Read from /proc/locks, without a probing flock that could make an
+        owner arriving at the same moment believe it has to wait."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _holder_pid(fd) or -1
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
+            return _holder_pid(fd)
         finally:
             os.close(fd)
 
