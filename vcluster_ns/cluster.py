@@ -97,7 +97,6 @@ class VirtualCluster:
         self.progress = progress
         self.timings: dict[str, float] = {}
         self._lock = lifecycle.ClusterLock(self.root, name)
-        self._remove_lock = False  # destroy: unlink the lock file when letting go
         self._init_wanted = True
         if len(os.fsencode(self.paths.control_socket)) > MAX_SOCKET_PATH:
             raise InvalidInput(
@@ -326,9 +325,7 @@ class VirtualCluster:
         try:
             yield
         finally:
-            # No cluster (destroyed, or refused before it was made): leave no
-            # lock file behind either; a waiter then locks a new one.
-            self._lock.release(remove=self._remove_lock or not self.paths.dir.exists())
+            self._lock.release()
 
     def state(self) -> tuple[str, list[str]]:
         """The lifecycle state (lifecycle.STATES) and, when incomplete, what is missing."""
@@ -714,7 +711,6 @@ class VirtualCluster:
                 + (f" ({exc.filename})" if exc.filename else ""),
                 "fix the permissions of the cluster directory (or remove it as its owner)"
             ) from None
-        self._remove_lock = True  # nothing left to own; waiters lock a new file
 
     def export_logs(self, directory: Path) -> Path:
         """Pack every log of the cluster and its status into one tar.gz."""

@@ -8,11 +8,12 @@ not exist yet contend for the same file, and ``destroy`` can remove the
 directory while holding it.  The kernel drops a flock when its holder dies
 (SIGKILL included), so a lock is never stale.  A second command waits for
 the first (saying whom it waits for) and then does its own work on what the
-first left, so a second ``up`` reports the result of the first.  ``destroy``
-unlinks the lock file while holding it; a waiter then finds that its lock is
-on an unlinked file and takes the lock again on the new one.  Nothing is
-written into the file (its mtime stays, so a refused command leaves the
-root as it was): the holder's pid comes from the kernel's ``/proc/locks``.
+first left, so a second ``up`` reports the result of the first.  The
+holder unlinks the file before it lets go, so none is left beside the
+clusters (only a SIGKILLed holder leaves one, unlocked and harmless); a
+waiter whose lock is then on an unlinked file takes the lock again on the
+path's new file.  Nothing is written into the file: the holder's pid comes
+from the kernel's ``/proc/locks``.
 
 **The phase.** While a command works, ``<cluster>/lifecycle`` names its
 phase (booting, initialising, joining, stopping) and its pid.  A phase file
@@ -111,18 +112,17 @@ class ClusterLock:
             raise InvalidInput(f"cannot open the cluster's lock file {self.path}: "
                                f"{exc.strerror}", "check that --root is writable") from None
 
-    def release(self, remove: bool = False) -> None:
-        """Let go; ``remove``: unlink the file first (destroy; waiters re-lock)."""
+    def release(self) -> None:
+        """Unlink the file, then let go (waiters lock the path's next file)."""
         if self.fd is None:
             return
-        if remove:
-            try:
-                self.path.unlink()
-            except FileNotFoundError:
-                pass
+        try:
+            self.path.unlink()
+        except OSError:
+            pass  # gone with the cluster's root, or a read-only root: harmless
         os.close(self.fd)
         self.fd = None
-        if remove and self.made_root:
+        if self.made_root:
             try:
                 self.path.parent.rmdir()  # only if empty: nothing else was made
             except OSError:

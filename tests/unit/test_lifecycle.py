@@ -25,8 +25,8 @@ from vcluster_ns.lifecycle import ClusterLock
 lock = ClusterLock(Path(sys.argv[1]), "c1")
 lock.acquire(on_wait=lambda pid: print("waiting", pid, flush=True))
 print("held", flush=True)
-if sys.argv[2] == "remove":
-    lock.release(remove=True)
+if sys.argv[2] == "release":
+    lock.release()
     print("released", flush=True)
 time.sleep(600)
 """
@@ -66,13 +66,13 @@ def test_a_second_owner_waits_names_the_holder_and_gets_the_lock_when_it_dies(tm
         first.wait()
 
 
-def test_a_waiter_relocks_when_destroy_removes_the_lock_file(tmp_path):
+def test_a_waiter_relocks_when_the_holder_removes_the_lock_file(tmp_path):
     lock = lifecycle.ClusterLock(tmp_path, "c1")
     lock.acquire()
     waiter = holder(tmp_path)
     try:
         wait_line(waiter, "waiting")
-        lock.release(remove=True)  # what destroy does
+        lock.release()  # unlinks the file, then lets go
         wait_line(waiter, "held")
         # the waiter holds the lock of the file that now exists, not of the
         # unlinked one: a third owner must wait for it
@@ -81,6 +81,12 @@ def test_a_waiter_relocks_when_destroy_removes_the_lock_file(tmp_path):
     finally:
         waiter.kill()
         waiter.wait()
+    # a holder that lets go leaves no file; one that was killed leaves it unlocked
+    assert lifecycle.ClusterLock(tmp_path, "c1").holder() is None
+    again = lifecycle.ClusterLock(tmp_path, "c1")
+    again.acquire()
+    again.release()
+    assert not lifecycle.lock_path(tmp_path, "c1").exists()
 
 
 def test_the_lock_is_not_inherited_by_children(tmp_path):
