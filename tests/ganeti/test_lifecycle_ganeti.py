@@ -1,6 +1,7 @@
 """An interrupted ``up`` finishes: SIGKILL or SIGINT of ``up`` at chosen
-points (picked from its progress lines, never by sleeping), then ``up`` once
-more gives a whole cluster, or the one-line recovery message."""
+points (picked from its progress lines and the files init writes, never by
+sleeping), then ``up`` once more gives a whole cluster, or the one-line
+recovery message; two ``up`` at once give one cluster."""
 
 from __future__ import annotations
 
@@ -119,16 +120,27 @@ def test_sigkill_before_init_then_sigint_during_init_then_up_finishes(cli):
     # it is interrupted in turn (SIGINT, as Ctrl-C) when its init starts.
     seen = interrupt_up_at(cli, "gnt-cluster init on", signal.SIGINT)
     assert "already up" not in seen
-    again = cli("up", check=False)
-    if again.returncode != 0:
-        assert "destroy --yes" in again.stderr.strip().splitlines()[-1], again.stderr
-        print("recovery message:", again.stderr.strip().splitlines()[-1])
+    # Then two up at once: one finishes the cluster, the other waits for it
+    # and finds it whole.
+    procs = [subprocess.Popen(cli.argv("up"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    if any(p.returncode != 0 for p in procs):
+        last = [err.strip().splitlines()[-1] for _, err in outs if err.strip()]
+        assert all("destroy --yes" in line for line in last), outs
+        print("recovery message:", last[0])
         cli("destroy", "--yes")
         cli("up", "--nodes", "2")
-    assert "already up" not in again.stdout
+    else:
+        assert sum("already up" in out for out, _ in outs) == 1, outs
     assert members(cli) == {"node1", "node2"}
     assert verify_errors(cli) == []
-    assert len([p for p, cmd in cli.cluster_processes().items()
-                if cmd == f"vcluster-ns init {cli.cluster} {cli.dir}"]) == 1
+    # one cluster: one pid 1, one supervisor, one set of Ganeti daemons
+    processes = cli.cluster_processes().values()
+    for title in ("init", "supervisor"):
+        assert sum(cmd == f"vcluster-ns {title} {cli.cluster} {cli.dir}"
+                   for cmd in processes) == 1, title
+    assert sum("ganeti-confd" in cmd for cmd in processes) == 2  # noded forks per request
+    assert sum("ganeti-wconfd" in cmd for cmd in processes) == 1
     cli("down")
     assert wait_for(lambda: not cli.cluster_processes(), 60, what="nothing left after down")

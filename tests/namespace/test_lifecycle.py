@@ -67,6 +67,24 @@ def test_down_ends_a_cluster_that_no_pid_file_names(cli):
     launcher.wait(timeout=60)
 
 
+def test_status_shows_incomplete_with_what_is_missing(cli):
+    """A cluster whose last up wanted Ganeti (init=1 in its lifecycle record)
+    but whose master is not initialised: an up that was cut before init."""
+    cli("up", "--no-init", "--nodes", "1")
+    assert json.loads(cli("status", "--json").stdout)["state"] == "up"  # as --no-init wanted
+    record = cli.dir / "lifecycle"
+    words = record.read_text().split()
+    assert words[0] == "up" and "init=0" in words
+    record.write_text("up 1 init=1\n")  # what an up without --no-init records
+    info = json.loads(cli("status", "--json").stdout)
+    assert info["state"] == "incomplete", info
+    assert info["missing"] == ["Ganeti is not initialised"]
+    out = cli("status").stdout
+    assert "incomplete" in out and "missing: Ganeti is not initialised" in out
+    # up --no-init asks for nothing more: it is up as far as it is concerned
+    assert "already up" in cli("up", "--no-init").stdout
+
+
 def test_run_of_a_file_that_is_not_executable_exits_126(cli):
     cli("up", "--no-init", "--nodes", "1")
     result = cli("run", "node1", "/etc/hosts", check=False)
