@@ -697,6 +697,8 @@ class VirtualCluster:
                 stale.unlink()
             except FileNotFoundError:
                 pass
+            except OSError:
+                pass  # an unwritable directory: a stale pid file is recognised as such
 
     @owner
     def destroy(self) -> None:
