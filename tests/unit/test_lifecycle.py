@@ -174,16 +174,16 @@ def test_destroy_of_an_unremovable_directory_is_one_line(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root removes what it likes")
     vc = make_cluster(tmp_path)
-    (vc.paths.dir / "sub").mkdir()
-    (vc.paths.dir / "sub" / "f").touch()
-    os.chmod(tmp_path, 0o500)  # nothing directly below --root can be removed
+    os.chmod(vc.paths.dir, 0o500)  # the case: cluster.json cannot be unlinked
     try:
         result = CliRunner().invoke(main, ["--root", str(tmp_path), "--cluster", "c1",
                                            "destroy", "--yes"])
     finally:
-        os.chmod(tmp_path, 0o700)
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output and result.output.startswith("Error: ")
+        os.chmod(vc.paths.dir, 0o700)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: cannot remove {vc.paths.dir}: Permission denied")
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
+    assert not lifecycle.lock_path(tmp_path, "c1").exists()
 
 
 def test_ganeti_log_files_of_every_daemon(tmp_path):
