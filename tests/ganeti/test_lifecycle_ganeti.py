@@ -102,7 +102,7 @@ def test_sigkill_once_init_wrote_the_configuration_then_up_finishes(cli):
     again = cli("up", check=False)
     if again.returncode != 0:
         lines = again.stderr.strip().splitlines()
-        assert lines[-1].startswith("Error: gnt-cluster init on node1 was interrupted"), lines
+        assert lines[-1].startswith("Error: Ganeti on node1 does not answer"), lines
         assert "destroy --yes" in lines[-1] and "Traceback" not in again.stderr
         print("recovery message:", lines[-1])
         cli("destroy", "--yes")

@@ -115,21 +115,24 @@ def clear_unfinished_init(node_root) -> None:
 
 # gnt-job list statuses of jobs that are not over yet.
 UNFINISHED_JOB_STATES = ("queued", "waiting", "running", "canceling")
+# The summary of gnt-node add's job (OpNodeAdd), e.g. NODE_ADD(node2).
+NODE_ADD_SUMMARY = "NODE_ADD("
 # How long an initialised master may take to answer gnt-node list.
 MASTER_ANSWER_TIMEOUT = 60.0
 
 
-class InitInterrupted(OperationFailed):
-    """``gnt-cluster init`` stopped halfway, after its certificates: the
-    master is initialised but never answers, and init refuses to run twice."""
+class MasterNotAnswering(OperationFailed):
+    """An initialised master that never answers.  After an init cut past its
+    certificates nothing can finish it (init refuses to run twice): the
+    recovery is a new cluster."""
 
     def __init__(self, master: str, cluster: str, detail: str = ""):
         last = detail.strip().splitlines()[-1] if detail.strip() else ""
         super().__init__(
-            f"gnt-cluster init on {master} was interrupted halfway and cannot be resumed"
-            + (f" ({last})" if last else ""),
-            f"start afresh with 'vcluster-ns --cluster {cluster} destroy --yes' "
-            f"and 'vcluster-ns --cluster {cluster} up'")
+            f"Ganeti on {master} does not answer gnt-node list" + (f" ({last})" if last else ""),
+            f"if an interrupted up cut its gnt-cluster init, start afresh with 'vcluster-ns "
+            f"--cluster {cluster} destroy --yes' and 'vcluster-ns --cluster {cluster} up'; "
+            f"otherwise see 'vcluster-ns logs {master}'")
 
 
 def node_list_argv() -> list[str]:
@@ -203,14 +206,16 @@ class Bootstrap:
         if running:
             self.vc.progress(f"ending {len(running)} job(s) interrupted by the last down")
             self.vc.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
-        # Jobs still alive (node adds of an 'up' that was interrupted while
-        # the cluster ran on) finish first: adding their nodes again would
-        # fail with "already in the cluster".
-        listing = self.vc.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
-        pending = [line.split()[0] for line in listing.stdout.splitlines()
-                   if line.split()[1:2] and line.split()[1] in UNFINISHED_JOB_STATES]
+        # Node adds still alive (of an 'up' that was interrupted while the
+        # cluster ran on) finish first: adding their nodes again would fail
+        # with "already in the cluster".  Other jobs are the user's business.
+        listing = self.vc.run(master, "gnt-job", "list", "--no-headers",
+                              "-o", "id,status,summary")
+        pending = [words[0] for words in map(str.split, listing.stdout.splitlines())
+                   if len(words) >= 3 and words[1] in UNFINISHED_JOB_STATES
+                   and words[2].startswith(NODE_ADD_SUMMARY)]
         if pending:
-            self.vc.progress(f"waiting for {len(pending)} unfinished job(s)")
+            self.vc.progress(f"waiting for {len(pending)} unfinished node add(s)")
             for job in pending:
                 self.vc.run(master, "gnt-job", "watch", job, timeout=BOOT_TIMEOUT)
 
@@ -223,7 +228,7 @@ class Bootstrap:
             if result.returncode == 0:
                 return result.stdout.split()
             if time.monotonic() > deadline:
-                raise InitInterrupted(master, self.vc.name, (result.stderr or result.stdout))
+                raise MasterNotAnswering(master, self.vc.name, (result.stderr or result.stdout))
             time.sleep(0.5)
 
     def add_nodes(self, master: str, nodes: list[str]) -> None:
