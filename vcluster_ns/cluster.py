@@ -222,6 +222,8 @@ class VirtualCluster:
             missing = self.missing(spec, init)
             if not missing:
                 return False
+            preflight(spec.nodes, require_ganeti=True)  # it was up with --no-init perhaps
+            self.check_socket_paths(spec)
             self.progress(f"cluster {self.name!r} is up but incomplete "
                           f"({'; '.join(missing)}): finishing it")
         else:
