@@ -70,14 +70,19 @@ def root_option(root: str | None) -> Path | None:
     return Path(root)
 
 
-def preflight(nodes: int, require_ganeti: bool = True) -> None:
-    """What must hold before anything is created (doctor's fast checks too)."""
+def check_ganeti_installed() -> None:
     missing = ganeti.missing_programs()
-    if missing and require_ganeti:
+    if missing:
         raise EnvironmentUnsupported(
             f"Ganeti is not installed ({missing[0]} is missing)",
             "install the Debian packages: apt-get install ganeti ganeti-os-noop",
         )
+
+
+def preflight(nodes: int, require_ganeti: bool = True) -> None:
+    """What must hold before anything is created (doctor's fast checks too)."""
+    if require_ganeti:
+        check_ganeti_installed()
     probe_user_namespaces()
     from . import doctor  # imported here: every CLI call would pay for it
     doctor.require(nodes)
@@ -222,7 +227,9 @@ class VirtualCluster:
             missing = self.missing(spec, init)
             if not missing:
                 return False
-            preflight(spec.nodes, require_ganeti=True)  # it was up with --no-init perhaps
+            # Perhaps it was brought up with --no-init.  (Not doctor's resource
+            # checks: the running cluster holds its share already.)
+            check_ganeti_installed()
             self.check_socket_paths(spec)
             self.progress(f"cluster {self.name!r} is up but incomplete "
                           f"({'; '.join(missing)}): finishing it")
