@@ -420,7 +420,7 @@ class VirtualCluster:
         install.prepare_version_links(self.paths.etc_upper,
                                       [self.paths.node_root(n) for n in spec.node_names],
                                       default)
-        install.link_host_os_definitions(self.paths.os_dir)
+        install.link_host_os_definitions(self.paths.os_dir, default)
 
     def booted(self) -> bool:
         """Has the supervisor prepared every node (and started joined ones)?"""

@@ -275,10 +275,29 @@ def test_host_os_definitions_are_linked_into_the_cluster(tmp_path):
     cluster_os = tmp_path / "srv/ganeti/os"
     (cluster_os / "dummy").mkdir(parents=True)
     (host / "dummy").mkdir()
-    assert install.link_host_os_definitions(cluster_os, [str(host), "/nonexistent"]) == ["noop"]
+    source_build = install.from_tree(fake_tree(tmp_path / "t"))
+    (source_build.python_package / "_constants.py").write_text(
+        CONSTANTS.format(release="3.1.0", dir="3.1") + 'OS_SEARCH_PATH = ["/srv/ganeti/os"]\n')
+    assert source_build.os_search_path() == ["/srv/ganeti/os"]
+    assert install.link_host_os_definitions(cluster_os, source_build,
+                                            [str(host), "/nonexistent"]) == ["noop"]
     assert os.readlink(cluster_os / "noop") == str(host / "noop")
     assert not (cluster_os / "dummy").is_symlink()  # the cluster's own stays
-    assert install.link_host_os_definitions(cluster_os, [str(host)]) == []  # idempotent
+    assert install.link_host_os_definitions(cluster_os, source_build, [str(host)]) == []
+
+
+def test_os_definitions_the_installation_finds_itself_are_not_linked(tmp_path):
+    """Ganeti's verify calls an OS found twice an error."""
+    host = tmp_path / "host-os"
+    (host / "noop").mkdir(parents=True)
+    debian = install.from_tree(fake_tree(tmp_path / "t"))
+    (debian.python_package / "_constants.py").write_text(
+        CONSTANTS.format(release="3.1.0", dir="3.1")
+        + f'OS_SEARCH_PATH = ["/srv/ganeti/os","{host}"]\n')
+    cluster_os = tmp_path / "srv/ganeti/os"
+    assert install.link_host_os_definitions(cluster_os, debian, [str(host)]) == []
+    assert install.link_host_os_definitions(cluster_os, None, [str(host)]) == []
+    assert not os.path.lexists(cluster_os / "noop")
 
 
 def test_a_deprecated_option_that_only_warns_is_not_accepted(tmp_path):

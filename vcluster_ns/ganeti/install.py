@@ -148,6 +148,17 @@ class Installation:
                 return candidate
         return None
 
+    def os_search_path(self) -> list[str]:
+        """Where this build looks for OS definitions (``OS_SEARCH_PATH``):
+        Debian's adds /usr/share/ganeti/os; a plain source build has only
+        /srv/ganeti/os."""
+        try:
+            text = (self.python_package / "_constants.py").read_text(errors="replace")
+        except OSError:
+            return []
+        found = re.search(r"^OS_SEARCH_PATH\s*=\s*\[(.*)\]", text, re.M)
+        return re.findall(r'"([^"]+)"', found.group(1)) if found else []
+
     def instance_add_no_checks(self) -> list[str]:
         """What ``gnt-instance add`` needs for names not in DNS: 3.0 checks
         names and IPs unless told not to; 3.1 checks neither by default and
@@ -388,12 +399,20 @@ def status(spec, node_roots: dict[str, Path]) -> dict:
 HOST_OS_DIRS = ("/usr/share/ganeti/os", "/usr/lib/ganeti/os", "/usr/local/lib/ganeti/os")
 
 
-def link_host_os_definitions(cluster_os_dir: Path, host_dirs=HOST_OS_DIRS) -> list[str]:
+def link_host_os_definitions(cluster_os_dir: Path, installation: Installation | None,
+                             host_dirs=HOST_OS_DIRS) -> list[str]:
     """Link the host's OS definitions into the cluster's /srv/ganeti/os
-    (those it does not have already); returns the names linked."""
+    (those it does not have already), from the directories the
+    installation does not search itself: Ganeti reports an OS found twice
+    ("has multiple entries") as an error.  Returns the names linked."""
     linked = []
     cluster_os_dir.mkdir(parents=True, exist_ok=True)
+    if installation is None:
+        return linked
+    searched = set(installation.os_search_path())
     for directory in host_dirs:
+        if directory in searched:
+            continue
         try:
             names = sorted(os.listdir(directory))
         except OSError:
