@@ -58,7 +58,7 @@ def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
 
 
 def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
-                      ipr=None) -> int:
+                      ipr=None, proc_files: tuple[str, ...] = ()) -> int:
     """Give ``node`` its own namespaces, held by a tiny anchor process.
 
     The child unshares its mount namespace (and, in isolated mode, its
@@ -88,7 +88,8 @@ def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
                 if os.read(go_r, 2) != b"go":
                     os._exit(1)
                 netns.configure_node(node_net)
-            mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net)))
+            mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net),
+                                                     proc_files=proc_files))
             os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
             os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
@@ -123,7 +124,20 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     from pyroute2 import IPRoute
     with IPRoute() as ipr:  # one netlink socket for every node's cables
         for node in spec.node_names:
-            start_node_anchor(paths, node, plan, ipr)
+            proc_files = write_node_proc_files(paths, spec, node)
+            start_node_anchor(paths, node, plan, ipr, proc_files)
+
+
+def write_node_proc_files(paths: ClusterPaths, spec: ClusterSpec, node: str) -> tuple[str, ...]:
+    """Render the node's own /proc/meminfo and /proc/cpuinfo (when it has a
+    memory size or CPU count); returns the /proc paths to bind over."""
+    from .ganeti.resources import node_proc_files
+    files = node_proc_files(spec.settings_of(node))
+    for target, content in files.items():
+        path = mounts.node_proc_file(paths, node, target)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(content)
+    return tuple(files)
 
 
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,

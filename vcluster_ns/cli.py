@@ -147,9 +147,16 @@ def main(ctx, cluster, root):
 @click.option("--reset", is_flag=True,
               help="With --from-snapshot: replace this existing cluster (it must be down) "
                    "by the snapshot.")
+@click.option("--file", "-f", "cluster_file", metavar="FILE",
+              help="A cluster file (TOML, see docs/topology.md): per-node memory, CPUs "
+                   "and disk, node groups, instances; options given here override it.")
+@click.option("--dump-config", is_flag=True,
+              help="Print the effective cluster file of this cluster (if it exists, else "
+                   "of the one up would create) and exit.")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
-       network_mode, secondary_network, as_json, no_init, snapshot_name, reset):
+       network_mode, secondary_network, as_json, no_init, snapshot_name, reset,
+       cluster_file, dump_config):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
@@ -167,10 +174,20 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
                                "rapi_port", "network_mode", "secondary_network")
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     vc = obj.cluster()
-    spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
-                       domain=domain, instances=instances,
-                       watcher_interval=watcher_interval, rapi_port=rapi_port,
-                       network_mode=network_mode, secondary_network=secondary_network)
+    options = dict(nodes=nodes, network=network, domain=domain, instances=instances,
+                   watcher_interval=watcher_interval, rapi_port=rapi_port,
+                   network_mode=network_mode, secondary_network=secondary_network)
+    if cluster_file:
+        from . import clusterfile
+        spec = clusterfile.spec_from_file(cluster_file, obj.cluster_name,
+                                          {k: v for k, v in options.items() if k in given})
+        given |= set(clusterfile.load(cluster_file, {k: v for k, v in options.items() if k in given}))
+    else:
+        spec = ClusterSpec(name=obj.cluster_name, **options)
+    if dump_config:
+        from . import clusterfile
+        click.echo(clusterfile.dump(vc.spec() if vc.exists() else spec), nl=False)
+        return
     if snapshot_name:
         started = vc.from_snapshot(snapshot_name, spec, given, reset=reset, init=not no_init)
     else:
@@ -235,6 +252,18 @@ def shell(obj: Context, node, command):
     sys.exit(vc.run_foreground(target, argv, cwd="/root"))
 
 
+def _echo_resources(nodes: list[dict]) -> None:
+    """Each node's group, memory, CPUs and disk as Ganeti is told them."""
+    from .ganeti.resources import format_mib
+    rows = [[n["name"], n.get("group") or "default",
+             format_mib(n["memory_mib"]) if n.get("memory_mib") else "host",
+             str(n["cpus"]) if n.get("cpus") else "host",
+             format_mib(n["disk_mib"]) if n.get("disk_mib") else "host"] for n in nodes]
+    click.echo()
+    for line in ui.table(rows, ["NODE", "GROUP", "MEMORY", "CPUS", "DISK"]):
+        click.echo(line)
+
+
 def _master(vc: VirtualCluster) -> str:
     try:
         return vc.status().get("master") or vc.spec().master_node
@@ -285,6 +314,7 @@ def status(obj: Context, as_json):
     for line in ui.table(rows, ["NODE", "ADDRESS", "ROLE", "DAEMON", "STATE", "PID",
                                 "RESTARTS", "UPTIME", "STARTED BY"], colour_column=4):
         click.echo(line)
+    _echo_resources(info["nodes"])
     faults = [(n["name"], f) for n in info["nodes"] for f in n.get("faults") or []]
     if faults:
         click.echo("\nnetwork faults (undo with 'vcluster-ns net heal'):")

@@ -404,7 +404,8 @@ class VirtualCluster:
         spec = self.spec()
         if not self.is_up():
             return {"cluster": self.name, "state": "down", "directory": str(self.paths.dir),
-                    "nodes": [{"name": n, "address": str(ip)} for n, ip in spec.node_ips.items()]}
+                    "nodes": [{"name": n, "address": str(ip), **node_resources(spec, n)}
+                              for n, ip in spec.node_ips.items()]}
         answer = self.call({"op": "status"})
         answer.pop("ok", None)
         missing = STATUS_KEYS - answer.keys()
@@ -413,6 +414,9 @@ class VirtualCluster:
                 f"the supervisor at {self.paths.control_socket} answered garbage "
                 f"(status without {', '.join(sorted(missing)) or 'a node list'})",
                 "see supervisor.log in the cluster directory; 'vcluster-ns down' and 'up' again")
+        for node in answer["nodes"]:
+            if isinstance(node, dict) and node.get("name") in spec.node_names:
+                node.update(node_resources(spec, node["name"]))
         return {"state": "up", "directory": str(self.paths.dir), "pid": self.pid1(), **answer}
 
     def down(self) -> bool:
@@ -509,6 +513,13 @@ class VirtualCluster:
                                    f"daemons: {', '.join(ganeti.ALL_DAEMONS)}")
             return files
         return files + ganeti_logs
+
+
+def node_resources(spec: ClusterSpec, node: str) -> dict:
+    """A node's group and configured figures for ``status`` (None: the host's)."""
+    settings = spec.settings_of(node)
+    return {"group": spec.group_of(node), "memory_mib": settings.get("memory"),
+            "cpus": settings.get("cpus"), "disk_mib": settings.get("disk")}
 
 
 def _read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]:

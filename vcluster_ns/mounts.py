@@ -163,16 +163,28 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
 
 
 def plan_node_mounts(paths: ClusterPaths, node: str,
-                     own_network: bool = False) -> list[MountOp]:
+                     own_network: bool = False,
+                     proc_files: tuple[str, ...] = ()) -> list[MountOp]:
     """``own_network``: the node has its own network namespace, so it gets a
     fresh ``/sys`` too (sysfs shows the devices of the namespace that mounts
-    it: Ganeti looks up the node's bridge under ``/sys/class/net``)."""
+    it: Ganeti looks up the node's bridge under ``/sys/class/net``).
+
+    ``proc_files``: ``/proc`` files (``/proc/meminfo``) the node sees its own
+    rendering of (``node_proc_file``: ganeti/resources.py writes them).  A
+    file bound over an entry of the cluster's fresh procfs, in this node's
+    mount namespace only: the other nodes keep theirs."""
     ops: list[MountOp] = [
         Bind(str(paths.node_root(node) / "file-storage"), FILE_STORAGE_DIR),
     ]
     if own_network:
         ops.append(FRESH_SYSFS)
+    ops += [Bind(str(node_proc_file(paths, node, target)), target) for target in proc_files]
     return ops
+
+
+def node_proc_file(paths: ClusterPaths, node: str, target: str) -> Path:
+    """Where the node's own copy of ``/proc/<name>`` is kept."""
+    return paths.node_root(node) / "proc" / os.path.basename(target)
 
 
 def apply_ops(ops: list[MountOp]) -> None:
