@@ -164,7 +164,8 @@ def test_groups_and_roles_become_commands():
         "node3": {"drained": True, "offline": True}})
     assert bootstrap.node_add_argv(spec, "node2")[-4:] == [
         "-g", "rack2", "--master-capable=no", "node2"]
-    assert bootstrap.node_add_argv(spec, "node3")[-2:] == ["--no-ssh-key-check", "node3"]
+    assert bootstrap.node_add_argv(spec, "node3")[-3:] == ["-g", "default", "node3"]
+    assert "-g" not in bootstrap.node_add_argv(ClusterSpec(), "node3")
     assert bootstrap.node_role_argvs(spec, "node3") == [
         ["gnt-node", "modify", "--force", "--drained=yes", "node3"],
         ["gnt-node", "modify", "--force", "--offline=yes", "node3"]]

@@ -104,7 +104,8 @@ def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
 def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
     settings = spec.settings_of(node)
     group = settings.get("group", DEFAULT_GROUP)
-    options = [] if group == DEFAULT_GROUP else ["-g", group]
+    # With more than one group Ganeti wants the target named, default too.
+    options = ["-g", group] if spec.groups else []
     if settings.get("master_capable") is False:
         options.append("--master-capable=no")
     return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node),
