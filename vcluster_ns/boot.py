@@ -58,7 +58,8 @@ def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
 
 
 def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
-                      ipr=None, proc_files: tuple[str, ...] = ()) -> int:
+                      ipr=None, proc_files: tuple[str, ...] = (),
+                      disk_mib: int | None = None) -> int:
     """Give ``node`` its own namespaces, held by a tiny anchor process.
 
     The child unshares its mount namespace (and, in isolated mode, its
@@ -89,7 +90,8 @@ def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
                     os._exit(1)
                 netns.configure_node(node_net)
             mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net),
-                                                     proc_files=proc_files))
+                                                     proc_files=proc_files,
+                                                     disk_mib=disk_mib))
             os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
             os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
@@ -125,7 +127,8 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     with IPRoute() as ipr:  # one netlink socket for every node's cables
         for node in spec.node_names:
             proc_files = write_node_proc_files(paths, spec, node)
-            start_node_anchor(paths, node, plan, ipr, proc_files)
+            start_node_anchor(paths, node, plan, ipr, proc_files,
+                              spec.settings_of(node).get("disk"))
 
 
 def write_node_proc_files(paths: ClusterPaths, spec: ClusterSpec, node: str) -> tuple[str, ...]:

@@ -253,13 +253,14 @@ def shell(obj: Context, node, command):
 
 
 def _echo_resources(nodes: list[dict]) -> None:
-    """Each node's group, memory and CPUs as Ganeti is told them."""
+    """Each node's group, memory, CPUs and disk as Ganeti is told them."""
     from .ganeti.resources import format_mib
     rows = [[n["name"], n.get("group") or "default",
              format_mib(n["memory_mib"]) if n.get("memory_mib") else "host",
-             str(n["cpus"]) if n.get("cpus") else "host"] for n in nodes]
+             str(n["cpus"]) if n.get("cpus") else "host",
+             format_mib(n["disk_mib"]) if n.get("disk_mib") else "host"] for n in nodes]
     click.echo()
-    for line in ui.table(rows, ["NODE", "GROUP", "MEMORY", "CPUS"]):
+    for line in ui.table(rows, ["NODE", "GROUP", "MEMORY", "CPUS", "DISK"]):
         click.echo(line)
 
 

@@ -519,7 +519,7 @@ def node_resources(spec: ClusterSpec, node: str) -> dict:
     """A node's group and configured figures for ``status`` (None: the host's)."""
     settings = spec.settings_of(node)
     return {"group": spec.group_of(node), "memory_mib": settings.get("memory"),
-            "cpus": settings.get("cpus")}
+            "cpus": settings.get("cpus"), "disk_mib": settings.get("disk")}
 
 
 def _read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]:

@@ -31,6 +31,7 @@ SIZE_KEYS = ("memory", "memory_reserved", "disk")
 # key: (type, what a wrong value should be)
 SETTING_TYPES = {"memory": ("size", "a size such as 4G"),
                  "memory_reserved": ("size", "a size such as 256M"),
+                 "disk": ("size", "a size such as 100G"),
                  "cpus": (int, "a whole number of CPUs"),
                  "drained": (bool, "true or false"), "offline": (bool, "true or false"),
                  "master_capable": (bool, "true or false")}

@@ -47,7 +47,7 @@ DEFAULT_NETWORK_MODE = "isolated"
 # Ganeti's node group that gnt-cluster init creates.
 DEFAULT_GROUP = "default"
 # Per-node settings: sizes in MiB, roles at creation.
-NODE_KEYS = ("memory", "memory_reserved", "cpus", "group",
+NODE_KEYS = ("memory", "memory_reserved", "cpus", "disk", "group",
              "drained", "offline", "master_capable")
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -191,7 +191,7 @@ class ClusterSpec:
             if group != DEFAULT_GROUP and group not in self.groups:
                 raise InvalidInput(f"node {node} is in group {group!r}, which does not exist",
                                    "declare it among the groups")
-            for key in ("memory", "cpus"):
+            for key in ("memory", "cpus", "disk"):
                 if key in settings and (not _is_int(settings[key]) or settings[key] < 1):
                     raise InvalidInput(f"invalid {key} {settings[key]!r} of node {node}",
                                        "give a positive whole number (MiB, or CPUs)")

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.ganeti
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 MIB = {"node1": 2048, "node2": 4096, "node3": 8192, "node4": 16384}
 CPUS = {"node1": 1, "node2": 2, "node3": 4, "node4": 8}
+DISK = {"node1": 10240, "node2": 20480, "node3": 40960, "node4": 81920}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,12 @@ def test_each_node_reports_its_own_memory_and_cpus(het):
     assert {n: f[0] for n, f in figures.items()} == MIB
     assert {n: f[1] for n, f in figures.items()} == MIB  # no instance yet
     assert {n: f[2] for n, f in figures.items()} == CPUS
+    out = het("run", "node1", "gnt-node", "list", "--no-headers", "--units=m",
+              "--separator=|", "-o", "name,dtotal,dfree").stdout
+    disks = {r[0]: (int(r[1]), int(r[2])) for r in (line.split("|") for line in out.split())}
+    assert disks == {n: (d, d) for n, d in DISK.items()}
     status = het("status").stdout
-    assert re.search(r"node4\s+default\s+16G\s+8\s", status), status
+    assert re.search(r"node4\s+default\s+16G\s+8\s+80G", status), status
 
 
 def test_hspace_capacity_follows_the_sizes(het):
@@ -72,7 +77,8 @@ def test_hspace_capacity_follows_the_sizes(het):
     # to lose any node (global N+1) and reports fewer.
     out = het("run", "node1", "hspace", "-L", "--disk-template=file", "--no-capacity-checks",
               "--standard-alloc=1024,1024,1").stdout
-    assert "MEM 30720," in out and "CPU 15," in out, out  # the sums of the file's sizes
+    # the sums of the file's sizes
+    assert "MEM 30720, DSK 153600, CPU 15," in out, out
     normal = out.split("Normal (fixed-size) allocation results:")[1]
     assert re.search(r"-\s+26 instances allocated", normal), out
     assert "of spec MEM 16320," in out, out

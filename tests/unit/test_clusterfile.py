@@ -84,7 +84,7 @@ BAD = [
     ("[nodes.node2]\nmemory = \"-1G\"\n", "nodes.node2.memory: '-1G' is not a size"),
     ("[nodes.node2]\nmemory = \"0\"\n", "nodes.node2.memory: '0' is not a positive size"),
     ("[defaults]\nmemory_reserved = \"lots\"\n", "defaults.memory_reserved: 'lots' is not a size"),
-    ("[defaults]\ndisk = \"100G\"\n", "defaults.disk: unknown key"),
+    ("[defaults]\ndisk = \"-100G\"\n", "defaults.disk: '-100G' is not a size"),
     ("[defaults]\nmemory = 0\n", "defaults.memory: 0 is not a positive size"),
     ("[nodes.node2]\ngroup = \"rack9\"\n", "nodes.node2.group: group 'rack9' does not exist"),
     ("[groups.a]\nnodes = [\"node2\"]\n[groups.b]\nnodes = [\"node2\"]\n",

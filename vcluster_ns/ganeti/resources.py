@@ -15,8 +15,9 @@ containers) has its own memory and CPU count for noded, ``gnt-node list``,
 the iallocator (``hail``) and the other htools.  The rendering keeps only
 the lines Ganeti reads, plus a few that ``free``-like tools expect.
 
-Disk is not per node yet: Ganeti reports ``statvfs`` of the file storage
-directory, which is the host's filesystem (see docs/topology.md).
+Disk: Ganeti reports ``statvfs`` of the file storage directory; a node with
+a disk size gets a tmpfs of that size there (``mounts.SizedTmpfs``,
+``filestore.py``).
 """
 
 from __future__ import annotations
