@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import Cli, unique_name
+
 pytestmark = pytest.mark.namespace
 
 STORAGE = "/srv/ganeti/file-storage"
@@ -50,3 +52,21 @@ def test_a_node_sees_its_own_memory_cpus_and_disk(cli, tmp_path):
     assert data.startswith("data")
     status = cli("status").stdout
     assert "20G" in status and "1G" in status, status
+
+
+def test_a_snapshot_keeps_the_settings_and_the_disks(cli, tmp_path):
+    path = tmp_path / "cluster.toml"
+    path.write_text(FILE)
+    cli("up", "--no-init", "-f", str(path))
+    cli("run", "node2", "bash", "-c", f"truncate -s 1G {STORAGE}/d && echo kept > {STORAGE}/d")
+    cli("down")  # the supervisor saves the tmpfs into the cluster directory
+    cli("snapshot", "s1")
+    copy = Cli(cli.root, unique_name("copy"))
+    try:
+        copy("up", "--no-init", "--from-snapshot", "s1")
+        assert copy("run", "node2", "cat", f"{STORAGE}/d").stdout == "kept\n"
+        assert copy("run", "node2", "head", "-1", "/proc/meminfo").stdout.split()[1] == \
+            str(1024 * 1024)
+        assert "disk = \"20G\"" in copy("up", "--dump-config").stdout
+    finally:
+        copy("down", check=False)

@@ -59,3 +59,13 @@ def test_node_mounts_bind_the_proc_files(tmp_path):
     ops = plan_node_mounts(paths, "node2", proc_files=("/proc/meminfo",))
     assert Bind(str(tmp_path / "c/node2/proc/meminfo"), "/proc/meminfo") in ops
     assert not any(op.target.startswith("/proc") for op in plan_node_mounts(paths, "node2"))
+
+
+def test_a_disk_size_makes_the_file_storage_a_sized_tmpfs(tmp_path):
+    from vcluster_ns.mounts import SizedTmpfs
+    paths = ClusterPaths(tmp_path / "c")
+    ops = plan_node_mounts(paths, "node2", disk_mib=20480)
+    assert ops[0] == SizedTmpfs("/srv/ganeti/file-storage", 20480,
+                                str(tmp_path / "c/node2/file-storage"))
+    assert plan_node_mounts(paths, "node2")[0] == Bind(
+        str(tmp_path / "c/node2/file-storage"), "/srv/ganeti/file-storage")
