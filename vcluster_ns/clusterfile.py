@@ -183,7 +183,10 @@ def parse(data: dict, where: str = "cluster file", overrides: dict | None = None
         merged.pop("group", None)
         if group != DEFAULT_GROUP:
             merged["group"] = group
-        if "memory_reserved" in merged and merged["memory_reserved"] >= merged.get("memory", 1 << 62):
+        if "memory_reserved" in merged and "memory" not in merged:
+            r.fail(f"nodes.{short}.memory_reserved", "needs the node's memory",
+                   "give memory too (without it the node reports the host's)")
+        if merged.get("memory_reserved", 0) >= merged.get("memory", 1 << 62):
             r.fail(f"nodes.{short}.memory_reserved", "must be below the node's memory")
         if index == 1:
             for key in ("offline", "master_capable"):
