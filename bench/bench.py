@@ -27,7 +27,7 @@ Measured:
   7. the cost of a network namespace per node: `up --no-init` of the same
      size in isolated and shared mode (namespaces, cables and mounts only),
      wall time and memory (MemAvailable and kernel slab drop), per node.
-  8. (only this, with --seed M) `up` of a cluster file with M seeded
+  9. (only this, with --seed M) `up` of a cluster file with M seeded
      diskless instances (started), spread over --seed-nodes nodes of 8 GiB
      and 8 CPUs each: wall time, the seeding phase, instances per second.
 
@@ -185,12 +185,12 @@ def growth_rows(label: str, sizes_walls: dict[int, float]) -> list[list]:
 # -- the measurements --------------------------------------------------------
 
 def bring_up(root: Path, name: str, nodes: int, network: str,
-             mode: str = "isolated") -> tuple[VirtualCluster, dict]:
+             mode: str = "isolated", ganeti_tree: str | None = None) -> tuple[VirtualCluster, dict]:
     vc = VirtualCluster(name, root)
     cpu0 = own_cpu()
     start = time.perf_counter()
     vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0,
-                      network_mode=mode))
+                      network_mode=mode, ganeti=ganeti_tree))
     wall = time.perf_counter() - start
     own = own_cpu() - cpu0
     cpu = own + cpu_seconds(cluster_pids(vc))
@@ -359,7 +359,7 @@ def report_failed_jobs(vc: VirtualCluster, master: str, limit: int = 3) -> None:
 
 
 def seed_run(root: Path, nodes: int, count: int, network: str) -> list:
-    """Table 8: up with ``count`` seeded instances (the cluster file's
+    """Table 9: up with ``count`` seeded instances (the cluster file's
     [instances]: one SubmitManyJobs call, 10 opcodes per job, started)."""
     names = [f"node{i}" for i in range(1, nodes + 1)]
     spec = ClusterSpec(name="seed", nodes=nodes, network=network, instances=count,
@@ -380,6 +380,34 @@ def seed_run(root: Path, nodes: int, count: int, network: str) -> list:
             f"{running / seeding:.2f}" if seeding else "-"]
 
 
+def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
+             network: str) -> list[list]:
+    """Table 8: the same bring-up on each Ganeti installation, back to back."""
+    rows = []
+    for n in sizes:
+        for label, tree in trees:
+            vc, figures = bring_up(root, f"v{n}{len(rows)}", n, network, ganeti_tree=tree)
+            version = vc.spec().ganeti_version
+            time.sleep(5)  # let the daemons settle before reading their memory
+            rss = rss_by_kind(vc)
+            note(f"{label} ({version}) {n} nodes: wall {figures['wall']:.1f} s, "
+                 f"CPU {figures['cpu']:.1f} s, Ganeti RSS {rss['ganeti']:.0f} MB")
+            rows.append([label, version, n, f"{figures['wall']:.1f}", f"{figures['cpu']:.1f}",
+                         f"{figures.get('node adds', 0):.1f}", f"{rss['ganeti']:.0f}",
+                         f"{rss['ganeti'] / n:.1f}"])
+            vc.destroy()
+    return rows
+
+
+def parse_trees(text: str) -> list[tuple[str, str | None]]:
+    """'debian=,mine=/home/me/gnt' -> [('debian', None), ('mine', '/home/me/gnt')]"""
+    trees = []
+    for item in text.split(","):
+        label, _, path = item.partition("=")
+        trees.append((label, os.path.abspath(path) if path else None))
+    return trees
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -396,8 +424,11 @@ def main() -> int:
     parser.add_argument("--isolation-size", type=int, default=100,
                         help="node count for table 7 (0: skip)")
     parser.add_argument("--seed", type=int, default=0, metavar="M",
-                        help="measure only table 8: up with M seeded instances")
+                        help="measure only table 9: up with M seeded instances")
     parser.add_argument("--seed-nodes", type=int, default=10)
+    parser.add_argument("--ganeti-trees", default=None, metavar="LABEL=PATH,...",
+                        help="only table 8: bring-up and idle memory at --sizes on each "
+                             "Ganeti installation (an empty PATH: the system's)")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
@@ -407,7 +438,7 @@ def main() -> int:
               f"{os.cpu_count()} cores, {os.uname().release}")
         try:
             row = seed_run(root, args.seed_nodes, args.seed, args.network)
-            table(f"8. up with {args.seed} seeded diskless instances (cluster file "
+            table(f"9. up with {args.seed} seeded diskless instances (cluster file "
                   "[instances], one bulk submission, 10 opcodes per job, started)",
                   ["nodes", "instances", "running", "up wall (s)", "seeding (s)",
                    "instances/s"], [row])
@@ -421,6 +452,12 @@ def main() -> int:
     print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} cores, {os.uname().release}")
     try:
+        if args.ganeti_trees:
+            table("8. Ganeti versions: up (isolated) and idle memory of Ganeti's daemons",
+                  ["installation", "version", "nodes", "wall (s)", "CPU (s)", "node adds (s)",
+                   "Ganeti RSS (MB)", "per node (MB)"],
+                  versions(root, parse_trees(args.ganeti_trees), sizes, args.network))
+            return 0
         modes = args.modes.split(",")
         shared_sizes = [int(x) for x in (args.shared_sizes or args.sizes).split(",")]
         runs = [(m, n) for m in modes for n in (sizes if m == "isolated" else shared_sizes)]

@@ -137,6 +137,14 @@ def main(ctx, cluster, root):
 @click.option("--secondary-network", default=None, metavar="CIDR",
               help="Give every node a secondary IP on a second switch (Ganeti's "
                    "replication network, gnt-node add -s), e.g. 198.51.100.0/24.")
+@click.option("--ganeti", "ganeti_tree", metavar="PATH", default=None,
+              help="Run the Ganeti installed in PATH, the DESTDIR of Ganeti's "
+                   "'make install' (usr/lib/ganeti/VERSION, usr/share/ganeti/VERSION, "
+                   "usr/sbin); its files appear at Ganeti's own paths inside the cluster. "
+                   "Default: the system's Ganeti.")
+@click.option("--ganeti-extra", "ganeti_extra", metavar="PATH", multiple=True,
+              help="Also install the Ganeti of PATH (another version) beside it on every "
+                   "node, for 'gnt-cluster upgrade --to VERSION'. Repeatable.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cluster's status as JSON (see 'status --json') when up.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
@@ -155,8 +163,8 @@ def main(ctx, cluster, root):
                    "of the one up would create) and exit.")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
-       network_mode, secondary_network, as_json, no_init, snapshot_name, reset,
-       cluster_file, dump_config):
+       network_mode, secondary_network, ganeti_tree, ganeti_extra, as_json, no_init,
+       snapshot_name, reset, cluster_file, dump_config):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0. A cluster that
@@ -166,6 +174,10 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     From a snapshot (see 'vcluster-ns snapshot --help'):
       vcluster-ns --cluster copy up --from-snapshot prepared   # a new cluster
       vcluster-ns up --from-snapshot prepared --reset          # this one, reset
+
+    \b
+    Your own Ganeti build (see docs/user-guide.md, "Running your own Ganeti"):
+      make install DESTDIR=$HOME/gnt && vcluster-ns up --ganeti $HOME/gnt
     """
     if reset and not snapshot_name:
         raise click.UsageError("--reset needs --from-snapshot NAME")
@@ -177,13 +189,24 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     options = dict(nodes=nodes, network=network, domain=domain, instances=instances,
                    watcher_interval=watcher_interval, rapi_port=rapi_port,
                    network_mode=network_mode, secondary_network=secondary_network)
-    if cluster_file:
+    file_fields = None
+    if cluster_file:  # the file, with the options given here applied over it
         from . import clusterfile
-        spec = clusterfile.spec_from_file(cluster_file, obj.cluster_name,
-                                          {k: v for k, v in options.items() if k in given})
-        given |= set(clusterfile.load(cluster_file, {k: v for k, v in options.items() if k in given}))
+        file_fields = clusterfile.load(cluster_file, {k: v for k, v in options.items()
+                                                      if k in given})
+        given |= set(file_fields)
+        ganeti_tree = ganeti_tree if ganeti_tree is not None else file_fields.pop("ganeti", None)
+        ganeti_extra = ganeti_extra or tuple(file_fields.pop("ganeti_extra", ()))
+    ganeti_fields = {}
+    if ganeti_tree is not None or ganeti_extra:
+        from .ganeti import install
+        ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
+        given |= {"ganeti", "ganeti_extra"}
+    if file_fields is not None:
+        spec = clusterfile.make_spec(cluster_file, obj.cluster_name,
+                                     {**file_fields, **ganeti_fields})
     else:
-        spec = ClusterSpec(name=obj.cluster_name, **options)
+        spec = ClusterSpec(name=obj.cluster_name, **options, **ganeti_fields)
     if dump_config:
         from . import clusterfile
         click.echo(clusterfile.dump(vc.spec() if vc.exists() else spec), nl=False)
@@ -282,6 +305,7 @@ def status(obj: Context, as_json):
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
+    _echo_ganeti(info.get("ganeti"))
     if info["state"] != "up":
         return
     network = f"network {info['network']}"
@@ -328,6 +352,20 @@ def status(obj: Context, as_json):
                     click.echo(f"  {line}")
 
 
+def _echo_ganeti(ganeti_info: dict | None) -> None:
+    if not ganeti_info:
+        return
+    where = ganeti_info["path"] or "system"
+    line = f"ganeti {ganeti_info['version'] or '-'} ({where})"
+    for extra in ganeti_info.get("extra") or []:
+        line += f", also {extra['version'] or '?'} ({extra['path']})"
+    versions = {v for v in (ganeti_info.get("node_versions") or {}).values() if v}
+    if len(versions) > 1:  # a cluster half-way through gnt-cluster upgrade
+        line += "; nodes on " + ", ".join(
+            f"{node} {v}" for node, v in ganeti_info["node_versions"].items())
+    click.echo(line)
+
+
 @main.command()
 @click.argument("node", shell_complete=complete_node)
 @click.argument("daemon", required=False, shell_complete=complete_daemon)
@@ -366,15 +404,19 @@ def _follow(files: list[Path]) -> None:
 @main.command()
 @click.option("--nodes", "-n", type=int, default=DEFAULT_NODES, show_default=True,
               help="Check resources for this many nodes.")
+@click.option("--ganeti", "ganeti_tree", metavar="PATH", default=None,
+              help="Check this Ganeti installation tree (the DESTDIR of 'make install') "
+                   "instead of the system's: layout and version, programs, its Python "
+                   "package, the Haskell daemons' shared libraries.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def doctor(nodes, as_json):
+def doctor(nodes, ganeti_tree, as_json):
     """Check that this machine can run a cluster of N nodes; say how to fix what is not.
 
     Exit status 0 when nothing fails, 4 otherwise.
     """
     from . import doctor as doctor_module
 
-    checks = doctor_module.run_checks(nodes)
+    checks = doctor_module.run_checks(nodes, ganeti_tree=ganeti_tree)
     failed = any(c.status == doctor_module.FAIL for c in checks)
     if as_json:
         click.echo(json.dumps({"ok": not failed, "nodes": nodes,
@@ -600,6 +642,99 @@ def net_delay(obj: Context, node, time):
 def net_loss(obj: Context, node, percent):
     """Drop PERCENT (e.g. 5%) of the packets sent to NODE; needs netem."""
     _net(obj, "loss", [node], percent)
+
+
+@main.command("qa")
+@click.option("--nodes", "-n", type=int, default=DEFAULT_NODES, show_default=True,
+              help="Nodes of each QA cluster.")
+@click.option("--only", multiple=True, metavar="TEST",
+              help="Run only this QA test (a key of QA's config \"tests\"); repeatable. "
+                   "QA's own setup (create-cluster, default-instance-tests) stays on.")
+@click.option("--skip", multiple=True, metavar="TEST", help="Switch this QA test off; repeatable.")
+@click.option("--keep-going", is_flag=True,
+              help="After a failure, switch the failed test off and run QA again on a "
+                   "fresh cluster; report every failure at the end.")
+@click.option("--max-restarts", type=click.IntRange(0), default=10, show_default=True,
+              help="With --keep-going: at most this many fresh starts.")
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the results as JUnit XML.")
+@click.option("--keep", is_flag=True, help="Keep a passing run's cluster too.")
+@click.option("--list", "list_", is_flag=True, help="List QA's test names and the "
+              "built-in skips, then exit.")
+@click.option("--qa-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+              help="Ganeti's qa/ directory to run (default: the installed ganeti-testsuite).")
+@pass_ctx
+def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit, keep,
+               list_, qa_dir):
+    """Run Ganeti's own QA (ganeti-qa.py) on a fresh cluster.
+
+    Each run gets its own cluster (qa-XXXXXX under --root), so runs can go
+    side by side. Tests print as they end; a summary follows. Exit 0 only
+    if every selected test passed. A failed run's cluster is kept and its
+    logs exported (export-logs bundle next to the --junit file, else in the
+    current directory); a passing run's cluster is removed unless --keep.
+
+    \b
+    Examples:
+      vcluster-ns qa --only cluster-verify --only instance-add-diskless
+      vcluster-ns qa --keep-going --junit qa.xml
+      vcluster-ns qa --list
+    """
+    from . import qa as qa_module
+    from .cluster import default_root
+    from .qa_run import QaRunner
+
+    installation = qa_module.qa_installation(qa_dir=Path(qa_dir).absolute() if qa_dir else None)
+    root = Path(obj.root) if obj.root else default_root()
+    # A failed run's export-logs bundle goes next to the JUnit file.
+    export_dir = Path(junit).absolute().parent if junit else Path.cwd()
+    runner = QaRunner(root, nodes, installation, echo=click.echo, progress=obj.progress,
+                      keep=keep, export_dir=export_dir)
+    known = runner.check()
+    if list_:
+        for name in sorted(known):
+            reason = qa_module.SKIPS.get(name)
+            click.echo(f"{name}  (skipped: {reason})" if reason else name)
+        return
+    selection = qa_module.select(known, list(only), list(skip))
+    report = runner.run(selection, keep_going, max_restarts)
+    _qa_summary(report, runner)
+    if junit:
+        Path(junit).write_text(qa_module.junit_xml(report))
+        click.echo(f"JUnit XML: {junit}")
+    if not report.ok:
+        sys.exit(int(ExitCode.FAILED))
+
+
+def _qa_summary(report, runner) -> None:
+    from . import qa as qa_module
+
+    counts = report.counts()
+    click.echo()
+    rows = qa_module.summary_rows(report)
+    if rows:
+        for line in ui.table(rows, ["TEST", "RESULT", "TIME", "QA CONFIG KEY", "MESSAGE"]):
+            click.echo(line)
+    if report.skipped:
+        click.echo("\nswitched off:")
+        for name, why in sorted(report.skipped.items()):
+            click.echo(f"  {name}: {why}")
+    if report.workarounds:
+        click.echo(f"\nworkarounds ({report.workaround_uses} command(s) changed):")
+        for what, why in report.workarounds.items():
+            click.echo(f"  {what}: {why}")
+    failed = [t for t in report.results if t.status in (qa_module.FAILED, qa_module.ERROR)]
+    if failed:
+        click.echo("\nfailures:")
+        for t in failed:
+            click.echo(f"  {t.func} (attempt {t.attempt}): {t.message.splitlines()[0] if t.message else t.status}")
+    if runner.kept:
+        click.echo(f"\nclusters kept: {', '.join(runner.kept)} (remove with 'vcluster-ns "
+                   "--cluster NAME destroy --yes')")
+    click.echo(f"\nQA: {counts['passed']} passed, {counts['failed']} failed, "
+               f"{counts['error']} errors, {counts['skipped']} skipped by QA, "
+               f"{len(report.skipped)} config keys switched off; {report.attempts} attempt(s) "
+               f"in {report.seconds:.0f}s")
 
 
 @main.command()

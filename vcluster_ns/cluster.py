@@ -12,6 +12,7 @@ Progress of long operations goes to a callback (the CLI prints it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -41,17 +42,14 @@ def default_root() -> Path:
     return Path(base) / "vcluster-ns"
 
 
-def preflight(nodes: int, require_ganeti: bool = True) -> None:
+def preflight(spec: ClusterSpec, require_ganeti: bool = True) -> None:
     """What must hold before anything is created (doctor's fast checks too)."""
-    missing = ganeti.missing_programs()
-    if missing and require_ganeti:
-        raise EnvironmentUnsupported(
-            f"Ganeti is not installed ({missing[0]} is missing)",
-            "install the Debian packages: apt-get install ganeti ganeti-os-noop",
-        )
+    if require_ganeti or spec.ganeti or spec.ganeti_extra:
+        from .ganeti import install
+        install.for_spec(spec)  # raises what is missing or wrong
     probe_user_namespaces()
     from . import doctor  # imported here: every CLI call would pay for it
-    doctor.require(nodes)
+    doctor.require(spec.nodes)
 
 
 class VirtualCluster:
@@ -155,10 +153,12 @@ class VirtualCluster:
                                    "fix its permissions, or use another --root")
         else:
             spec = spec or ClusterSpec(name=self.name)
-        preflight(spec.nodes, require_ganeti=init)
+        preflight(spec, require_ganeti=init)
         if init:  # with --no-init no Ganeti daemon makes a socket
             self.check_socket_paths(spec)
         if created:
+            if init and spec.ganeti_version is None:
+                spec = dataclasses.replace(spec, ganeti_version=self.installation(spec).version)
             self.progress(f"creating cluster {self.name!r} in {self.paths.dir}")
             self.create(spec)
         with self.phase("namespaces+daemons"):
@@ -192,6 +192,7 @@ class VirtualCluster:
         from .shims import write_shims
         write_shims(self.paths.shims, self.paths.dir)
         layout.ensure_runtime_files(self.paths)
+        self.prepare_version_links(spec)
         layout.write_helper_scripts(self.paths, spec, [sys.executable, "-m", "vcluster_ns.entry"])
         for stale in (self.paths.pid_file, self.paths.control_socket):
             if stale.exists() or stale.is_symlink():
@@ -223,6 +224,19 @@ class VirtualCluster:
             time.sleep(0.05)
         # The launcher lives on as the cluster's keeper; we do not wait for it.
         launcher.returncode = 0  # silence "still running" warnings at exit
+
+    def prepare_version_links(self, spec: ClusterSpec) -> None:
+        from .ganeti import install
+        try:
+            default = self.installation(spec)
+        except VclusterError:
+            if spec.ganeti:  # checked by preflight; gone since?
+                raise
+            default = None  # --no-init without Ganeti
+        install.prepare_version_links(self.paths.etc_upper,
+                                      [self.paths.node_root(n) for n in spec.node_names],
+                                      default)
+        install.link_host_os_definitions(self.paths.os_dir)
 
     def _stop_launcher(self, launcher: subprocess.Popen) -> None:
         pid = self.pid1()
@@ -391,7 +405,7 @@ class VirtualCluster:
                 raise InvalidInput(f"cluster {self.name!r} already exists",
                                    "pass --reset to replace it with the snapshot, "
                                    "or use --cluster OTHER")
-        preflight(target.nodes, require_ganeti=init)
+        preflight(target, require_ganeti=init)
         if init:  # a longer name or --root than the original's may not fit
             self.check_socket_paths(target)
         self.progress(f"restoring snapshot {name!r} into {self.paths.dir}")
@@ -402,8 +416,11 @@ class VirtualCluster:
     # -- status / down / destroy -------------------------------------------
     def status(self) -> dict:
         spec = self.spec()
+        from .ganeti import install
+        ganeti_info = install.status(spec, {n: self.paths.node_root(n) for n in spec.node_names})
         if not self.is_up():
             return {"cluster": self.name, "state": "down", "directory": str(self.paths.dir),
+                    "ganeti": ganeti_info,
                     "nodes": [{"name": n, "address": str(ip), **node_resources(spec, n)}
                               for n, ip in spec.node_ips.items()]}
         answer = self.call({"op": "status"})
@@ -417,7 +434,8 @@ class VirtualCluster:
         for node in answer["nodes"]:
             if isinstance(node, dict) and node.get("name") in spec.node_names:
                 node.update(node_resources(spec, node["name"]))
-        return {"state": "up", "directory": str(self.paths.dir), "pid": self.pid1(), **answer}
+        return {"state": "up", "directory": str(self.paths.dir), "pid": self.pid1(),
+                "ganeti": ganeti_info, **answer}
 
     def down(self) -> bool:
         """Stop every daemon, end the namespaces; False if it was not up.

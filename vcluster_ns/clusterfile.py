@@ -25,7 +25,7 @@ from .spec import DEFAULT_GROUP, DEFAULT_INSTANCES, DEFAULT_NODES, NETWORK_MODES
 TOP_LEVEL = {"node_count": "nodes", "network": "network", "mode": "network_mode",
              "domain": "domain", "secondary_network": "secondary_network",
              "watcher_interval": "watcher_interval", "rapi_port": "rapi_port",
-             "instance_names": "instances", "ganeti": "ganeti"}
+             "instance_names": "instances", "ganeti": "ganeti", "ganeti_extra": "ganeti_extra"}
 TABLES = ("defaults", "groups", "nodes", "instances", "cluster")
 SIZE_KEYS = ("memory", "memory_reserved", "disk")
 # key: (type, what a wrong value should be)
@@ -49,7 +49,8 @@ TOP_TYPES = {"node_count": (int, "a whole number"), "network": (str, "a prefix s
              "mode": (str, "isolated or shared"), "domain": (str, "a DNS domain"),
              "secondary_network": (str, "a prefix"), "watcher_interval": (int, "seconds"),
              "rapi_port": (int, "a port"), "instance_names": (int, "a whole number"),
-             "ganeti": (str, "an absolute path")}
+             "ganeti": (str, "an absolute path"),
+             "ganeti_extra": (list, "a list of absolute paths")}
 
 
 class _Reader:
@@ -238,9 +239,13 @@ def _node_index(name: str) -> int | None:
 
 
 def spec_from_file(path: str | Path, name: str, overrides: dict) -> ClusterSpec:
-    """The spec of a cluster file, command-line ``overrides`` applied; an
-    inconsistent result is reported with the file's name."""
-    fields = load(path, overrides)
+    """The spec of a cluster file, command-line ``overrides`` applied."""
+    return make_spec(path, name, load(path, overrides))
+
+
+def make_spec(path: str | Path, name: str, fields: dict) -> ClusterSpec:
+    """The spec of ``load``'s fields; an inconsistent result is reported
+    with the file's name."""
     try:
         return ClusterSpec(name=name, **fields)
     except InvalidInput as exc:
@@ -264,6 +269,8 @@ def dump(spec: ClusterSpec) -> str:
     lines.append(f"instance_names = {spec.instances}")
     if spec.ganeti:
         lines.append(f"ganeti = {_toml(spec.ganeti)}")
+    if spec.ganeti_extra:
+        lines.append(f"ganeti_extra = {_toml(spec.ganeti_extra)}")
     if spec.init_params:
         params = {k: v for k, v in spec.init_params.items() if k != "ipolicy"}
         lines += ["", "[cluster]", *_pairs(params)]

@@ -324,12 +324,33 @@ def render_helper_script(name: str, vcluster_ns: list[str], root: Path, cluster:
     head = f"#!/bin/sh\n# {name}: {what} (vcluster-setup's helper, written by vcluster-ns)\nset -e\n"
     if name == "cmd":
         return head + f"exec {run} {body}\n"
+    from .ganeti.install import DAEMON_UTIL, PKGLIBDIR
     if name == "restart-all":
-        lines = [f"{run} {n} /usr/lib/ganeti/daemon-util stop-all" for n in nodes]
-        lines += [f"{run} {n} /usr/lib/ganeti/daemon-util start-all" for n in nodes]
+        lines = [f"{run} {n} {DAEMON_UTIL} stop-all" for n in nodes]
+        lines += [f"{run} {n} {DAEMON_UTIL} start-all" for n in nodes]
         return head + "\n".join(lines) + "\n"
-    program = "/usr/lib/ganeti/" + body if body.startswith("daemon-util") else body
+    program = f"{PKGLIBDIR}/{body}" if body.startswith("daemon-util") else body
     return head + "\n".join(f"{run} {n} {program}" for n in nodes) + "\n"
+
+
+def render_node_cmd(vcluster_ns: list[str], root: Path, cluster: str, node: str) -> str:
+    """vcluster-setup's per-node ``<cluster>/<node>/cmd``: ``bash -c "$*"`` as
+    that node.  Ganeti's QA, in its virtual-cluster mode, runs every command
+    on node N as ``ssh <vcluster-master> <basedir>/N/cmd 'COMMAND'``.
+
+    Inside the cluster (where ssh is vcluster-ns's shim) it enters the node
+    with the shim; on the host, with ``vcluster-ns run``."""
+    run = " ".join(shlex.quote(a) for a in vcluster_ns) + \
+        f" --root {shlex.quote(str(root))} --cluster {shlex.quote(cluster)} run"
+    q = shlex.quote(node)
+    return (
+        f"#!/bin/sh\n# cmd: run a command on {node}: ./cmd COMMAND... (vcluster-setup's "
+        "per-node helper, written by vcluster-ns)\n"
+        "if grep -qs vcluster_ns.shims /usr/bin/ssh; then\n"
+        f"    exec /usr/bin/ssh {q} \"$*\"\n"
+        "fi\n"
+        f"exec {run} {q} /bin/bash -c \"$*\"\n"
+    )
 
 
 def write_helper_scripts(paths: ClusterPaths, spec: ClusterSpec, vcluster_ns: list[str]) -> None:
@@ -337,6 +358,10 @@ def write_helper_scripts(paths: ClusterPaths, spec: ClusterSpec, vcluster_ns: li
         path = paths.dir / name
         path.write_text(render_helper_script(name, vcluster_ns, paths.dir.parent,
                                              spec.name, spec.node_names))
+        path.chmod(0o755)
+    for node in spec.node_names:
+        path = paths.node_root(node) / "cmd"
+        path.write_text(render_node_cmd(vcluster_ns, paths.dir.parent, spec.name, node))
         path.chmod(0o755)
 
 

@@ -29,6 +29,9 @@ The private view:
   bound from the cluster directory, so nothing a cluster writes lands on
   the host outside it (temporary files go to ``<cluster>/tmp`` through
   ``TMPDIR``: binding over ``/tmp`` would hide a cluster directory below it);
+* ``/usr`` a read-only overlay with a Ganeti installation tree on top,
+  when the cluster runs one (``--ganeti``); each node binds its own
+  ``/etc/ganeti`` (the version links) in its own mount namespace;
 * every directory holding a shimmed program (ssh, scp, daemon-util, the
   reboot family) a read-only overlay with the shim on top.  An overlay
   rather than a file bind mount because ``/usr/sbin/reboot`` is a symlink on
@@ -151,14 +154,20 @@ def shim_path(shims_root: Path, target: str) -> Path:
 
 
 def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
-                        sysrq: bool | None = None) -> list[MountOp]:
-    """``sysrq``: does the kernel have /proc/sysrq-trigger (default: look)."""
+                        sysrq: bool | None = None,
+                        usr_layers: list[str] = ()) -> list[MountOp]:
+    """``sysrq``: does the kernel have /proc/sysrq-trigger (default: look).
+    ``usr_layers``: directories laid over ``/usr``, topmost first (an
+    installation tree's ``usr``: its programs appear at their own paths)."""
     if sysrq is None:
         sysrq = os.path.exists(SYSRQ_TRIGGER)
     ops: list[MountOp] = [
         MakePrivate("/"),
         FreshFs("proc", "/proc"),
     ]
+    if usr_layers:
+        # Before the shims: their overlays stack on the merged /usr.
+        ops.append(Overlay("/usr", lower=(*usr_layers, "/usr")))
     if sysrq:
         # A harmless tripwire: Ganeti's powercycle writes 'b' here; the write
         # lands in a file of the cluster and the service reports it.
@@ -180,18 +189,15 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
     return ops
 
 
-def plan_node_mounts(paths: ClusterPaths, node: str,
-                     own_network: bool = False,
-                     proc_files: tuple[str, ...] = (),
+def plan_node_mounts(paths: ClusterPaths, node: str, own_network: bool = False,
+                     binds: list[tuple[str, str]] = (),
                      disk_mib: int | None = None) -> list[MountOp]:
     """``own_network``: the node has its own network namespace, so it gets a
     fresh ``/sys`` too (sysfs shows the devices of the namespace that mounts
     it: Ganeti looks up the node's bridge under ``/sys/class/net``).
-
-    ``proc_files``: ``/proc`` files (``/proc/meminfo``) the node sees its own
-    rendering of (``node_proc_file``: ganeti/resources.py writes them).  A
-    file bound over an entry of the cluster's fresh procfs, in this node's
-    mount namespace only: the other nodes keep theirs.
+    ``binds``: more (source, target) pairs of the node's own (its rendered
+    ``/proc/meminfo`` too: a file bound over an entry of the cluster's fresh
+    procfs, in this node's mount namespace only).
 
     ``disk_mib``: the node's file storage is a tmpfs of that size (Ganeti
     reports its statvfs), filled from the node's directory; without it the
@@ -200,10 +206,10 @@ def plan_node_mounts(paths: ClusterPaths, node: str,
     ops: list[MountOp] = [
         SizedTmpfs(FILE_STORAGE_DIR, disk_mib, storage) if disk_mib
         else Bind(storage, FILE_STORAGE_DIR),
+        *(Bind(source, target) for source, target in binds),
     ]
     if own_network:
         ops.append(FRESH_SYSFS)
-    ops += [Bind(str(node_proc_file(paths, node, target)), target) for target in proc_files]
     return ops
 
 

@@ -18,6 +18,9 @@ Fixtures:
 * ``vcluster_session``: the session's shared cluster.
 
 Size: ``--vcluster-nodes N`` or ini ``vcluster_nodes`` (default 3).
+Ganeti: ``--vcluster-ganeti PATH`` or ini ``vcluster_ganeti``: every cluster
+runs the Ganeti installed in PATH (a ``make install DESTDIR=PATH`` tree)
+instead of the system's; ``vcluster_factory(ganeti=...)`` overrides it.
 Teardown destroys each cluster (processes, namespaces, directory): nothing
 is left on the host.
 """
@@ -25,6 +28,7 @@ is left on the host.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,7 +47,12 @@ def pytest_addoption(parser):
                     help="nodes of the 'vcluster' fixture's cluster (default 3)")
     group.addoption("--vcluster-isolation", choices=("session", "test"), default=None,
                     help="one cluster shared by the session, or one per test")
+    group.addoption("--vcluster-ganeti", default=None, metavar="PATH",
+                    help="run this Ganeti installation tree (DESTDIR of 'make install') "
+                         "instead of the system's")
     parser.addini("vcluster_nodes", "nodes of the 'vcluster' fixture's cluster", default="3")
+    parser.addini("vcluster_ganeti", "Ganeti installation tree the clusters run "
+                  "(empty: the system's)", default="")
     parser.addini("vcluster_isolation", "'session' (shared cluster) or 'test'",
                   default="session")
 
@@ -53,6 +62,10 @@ def _option(config, name: str) -> str:
     return str(value) if value is not None else config.getini(f"vcluster_{name}")
 
 
+def _ganeti(config) -> str | None:
+    return _option(config, "ganeti") or None
+
+
 class ClusterFactory:
     """Brings clusters up under one temporary root; destroys them all at the end.
 
@@ -60,13 +73,16 @@ class ClusterFactory:
     a cluster's control socket path must fit in 107 bytes.
     """
 
-    def __init__(self):
+    def __init__(self, ganeti: str | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="vcluster-"))
         self.made: list[VirtualCluster] = []
+        self.ganeti = ganeti
 
     def __call__(self, nodes: int = 3, name: str | None = None, init: bool = True,
                  **spec_options) -> VirtualCluster:
         name = name or f"t{next(_counter)}"
+        if spec_options.get("ganeti", self.ganeti):
+            spec_options["ganeti"] = os.path.abspath(spec_options.get("ganeti", self.ganeti))
         cluster = VirtualCluster(name, self.root)
         self.made.append(cluster)
         cluster.up(ClusterSpec(name=name, nodes=nodes, **spec_options), init=init)
@@ -85,7 +101,7 @@ class ClusterFactory:
 @pytest.fixture(scope="session")
 def vcluster_session(request):
     """The session's shared running cluster (--vcluster-nodes nodes)."""
-    factory = ClusterFactory()
+    factory = ClusterFactory(_ganeti(request.config))
     try:
         yield factory(nodes=int(_option(request.config, "nodes")))
     finally:
@@ -93,9 +109,9 @@ def vcluster_session(request):
 
 
 @pytest.fixture
-def vcluster_factory():
+def vcluster_factory(request):
     """Call with ClusterSpec options (nodes=5, ...) for more clusters; destroyed after the test."""
-    factory = ClusterFactory()
+    factory = ClusterFactory(_ganeti(request.config))
     try:
         yield factory
     finally:

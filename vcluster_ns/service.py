@@ -19,7 +19,7 @@ import trio
 
 from . import control, ganeti, portforward
 from . import namespaces as ns
-from .errors import ExitCode
+from .errors import ExitCode, VclusterError
 from .netns import PRIMARY_IFNAME
 from .faults import ACTIONS, NETEM_MISSING, NetworkFaults, is_netem_missing
 from .layout import ClusterPaths
@@ -52,6 +52,20 @@ class ClusterService:
         # Set when the client's ``up`` is over: the watcher's schedule starts
         # then, not while nodes are still being added (see watcher()).
         self.settled = trio.Event()
+        self.available = self._available_daemons(spec)
+
+    @staticmethod
+    def _available_daemons(spec: ClusterSpec) -> frozenset[str] | None:
+        """The daemons the cluster's Ganeti build has (None: no Ganeti to ask,
+        as with --no-init on a machine without it).  A build without
+        monitoring has no mond, and Ganeti does not ask for it then."""
+        from .ganeti import install
+        try:
+            default, extras = install.for_spec(spec)
+        except VclusterError:
+            return None
+        return frozenset(d for i in (default, *extras) for d in ganeti.ALL_DAEMONS
+                         if i.has_daemon(d))
 
     # -- environment of a node's processes ---------------------------------
     def env(self, node: str) -> dict[str, str]:
@@ -102,6 +116,8 @@ class ClusterService:
                     by: str = "supervisor") -> dict:
         if daemon in ganeti.SKIPPED:
             return {"ok": True, "exit": 0, "note": ganeti.SKIPPED[daemon]}
+        if self.available is not None and daemon not in self.available:
+            return {"ok": True, "exit": 0, "note": "not in this Ganeti build"}
         self.stopped_nodes.discard(node)
         d = await self.supervisor.start(self.daemon_spec(node, daemon, list(args)), by)
         if d.state == RUNNING:
@@ -442,7 +458,7 @@ class ClusterService:
                 if node in self.stopped_nodes or not ganeti.is_initialised(
                         self.paths.node_root(node)):
                     continue
-                await self.run_in_node(node, ["/usr/sbin/ganeti-watcher"])
+                await self.run_in_node(node, [ganeti.WATCHER])
 
 
 async def amain(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> int:

@@ -129,6 +129,17 @@ def test_vcluster_setup_helper_scripts_work_through_vcluster_ns(cli: Cli):
     assert out.returncode == 0 and out.stdout.strip() == "node2"
     for name in ("start-all", "stop-all", "restart-all", "watcher-all"):
         assert (cli.dir / name).stat().st_mode & 0o111, name
+    # vcluster-setup's per-node <cluster>/<node>/cmd, as Ganeti's QA calls it:
+    # one shell word, run by bash -c as that node; from the host...
+    script = "echo $GANETI_HOSTNAME $(hostname)"
+    out = subprocess.run([str(cli.dir / "node2" / "cmd"), script],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.split()[0] == "node2", out
+    # ...and from inside the cluster, on another node (through the ssh shim).
+    inside = cli("run", "node1", str(cli.dir / "node2" / "cmd"), script)
+    assert inside.stdout.split()[0] == "node2", inside
+    assert cli("run", "node1", str(cli.dir / "node2" / "cmd"), "exit 7",
+               check=False).returncode == 7
 
 
 def test_destroy_removes_everything(cli: Cli):

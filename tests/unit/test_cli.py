@@ -175,3 +175,44 @@ def test_destroy_down_cluster(invoke, down_cluster):
     assert result.exit_code == 0, result.output
     assert not (down_cluster / "default").exists()
     assert_one_line_error(invoke("--root", str(down_cluster), "destroy", "--yes"), 5)
+
+
+@pytest.fixture
+def fake_qa(tmp_path):
+    """A QA directory as in a built source tree: qa/ganeti-qa.py next to ganeti/."""
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "ganeti").mkdir()
+    (tmp_path / "qa/ganeti-qa.py").write_text(
+        'RunTestIf("cluster-verify", qa_cluster.TestClusterVerify)\n'
+        'RunTestIf("node-volumes", qa_node.TestNodeVolumes)\n')
+    return tmp_path / "qa"
+
+
+def test_qa_list_names_tests_and_builtin_skips(invoke, fake_qa):
+    result = invoke("qa", "--qa-dir", str(fake_qa), "--list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "cluster-verify" in lines
+    assert any(line.startswith("node-volumes  (skipped: LVM") for line in lines)
+
+
+def test_qa_unknown_test_is_a_usage_error(invoke, fake_qa, tmp_path):
+    result = invoke("--root", str(tmp_path / "root"), "qa", "--qa-dir", str(fake_qa),
+                    "--only", "cluster-verfy")
+    line = assert_one_line_error(result, 2)
+    assert "cluster-verfy" in line and "cluster-verify" in line
+    assert not (tmp_path / "root").exists()  # nothing created
+
+
+def test_qa_without_the_qa_suite_is_an_environment_error(invoke, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = invoke("qa", "--qa-dir", str(tmp_path / "empty"), "--list")
+    line = assert_one_line_error(result, 4)
+    assert "ganeti-qa.py" in line and "ganeti-testsuite" in line
+
+
+def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
+    result = invoke("--root", str(tmp_path / "root"), "qa", "--qa-dir", str(fake_qa),
+                    "--nodes", "0")
+    assert_one_line_error(result, 2)
+    assert not (tmp_path / "root").exists()

@@ -9,7 +9,8 @@ def test_fixtures_and_options_are_registered(pytester):
     fixtures.stdout.fnmatch_lines_random([
         "vcluster -- *", "vcluster_factory -- *", "vcluster_session *session scope*"])
     helptext = pytester.runpytest_subprocess("--help")
-    helptext.stdout.fnmatch_lines(["*--vcluster-nodes*", "*--vcluster-isolation*"])
+    helptext.stdout.fnmatch_lines(["*--vcluster-nodes*", "*--vcluster-isolation*",
+                                  "*--vcluster-ganeti*"])
 
 
 def test_isolation_option_is_validated(pytester):

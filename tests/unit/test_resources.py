@@ -1,5 +1,7 @@
 """Per-node /proc/meminfo and /proc/cpuinfo as Ganeti's fake hypervisor reads them."""
 
+from pathlib import Path
+
 import pytest
 
 from vcluster_ns.ganeti import resources
@@ -54,11 +56,18 @@ def test_only_configured_files_are_rendered():
     assert set(files) == {"/proc/meminfo", "/proc/cpuinfo"}
 
 
-def test_node_mounts_bind_the_proc_files(tmp_path):
+def test_node_proc_files_are_written_and_bound(tmp_path):
+    from vcluster_ns.boot import write_node_proc_files
+    from vcluster_ns.spec import ClusterSpec
     paths = ClusterPaths(tmp_path / "c")
-    ops = plan_node_mounts(paths, "node2", proc_files=("/proc/meminfo",))
-    assert Bind(str(tmp_path / "c/node2/proc/meminfo"), "/proc/meminfo") in ops
-    assert not any(op.target.startswith("/proc") for op in plan_node_mounts(paths, "node2"))
+    paths.node_root("node2").mkdir(parents=True)
+    spec = ClusterSpec(nodes=2, node_settings={"node2": {"memory": 2048}})
+    binds = write_node_proc_files(paths, spec, "node2")
+    assert binds == [(str(tmp_path / "c/node2/proc/meminfo"), "/proc/meminfo")]
+    assert resources.read_meminfo_mib(Path(binds[0][0]).read_text())["memory_total"] == 2048
+    assert write_node_proc_files(paths, spec, "node1") == []
+    ops = plan_node_mounts(paths, "node2", binds=binds)
+    assert Bind(*binds[0]) in ops
 
 
 def test_a_disk_size_makes_the_file_storage_a_sized_tmpfs(tmp_path):

@@ -116,3 +116,19 @@ def test_scp_unknown_option():
 ])
 def test_scp_split_operand(operand, expected):
     assert scp.split_operand(operand) == expected
+
+
+def test_ssh_host_resolution_covers_localhost_and_secondary_ips(tmp_path):
+    from vcluster_ns.shims.common import Cluster
+    from vcluster_ns.spec import ClusterSpec
+
+    ClusterSpec(name="c", nodes=3, secondary_network="198.51.100.0/24").save(
+        tmp_path / "cluster.json")
+    cluster = Cluster(str(tmp_path))
+    assert cluster.node_for_host("node2") == "node2"
+    assert cluster.node_for_host("192.0.2.12") == "node3"
+    assert cluster.node_for_host("198.51.100.11") == "node2"  # secondary IP
+    assert cluster.node_for_host("localhost", current="node3") == "node3"
+    assert cluster.node_for_host("127.0.0.1", current="node1") == "node1"
+    assert cluster.node_for_host("localhost") is None  # no node of its own
+    assert cluster.node_for_host("198.51.100.99") is None

@@ -8,16 +8,23 @@ Here:
 * ``daemons``: which daemons a node runs, their arguments and readiness;
 * ``bootstrap``: ``gnt-cluster init`` and ``gnt-node add`` on a new cluster.
 
-The names most callers need are re-exported, so ``ganeti.daemon_argv`` and
-the like keep working.
+The names most callers need are reachable as ``ganeti.NAME`` too; they are
+looked up on first use (PEP 562), so that a shim importing ``ganeti.install``
+does not pay for the rest (every ssh and scp Ganeti runs starts a shim).
 """
 
-from .daemons import *  # noqa: F401,F403
-from .daemons import (ALL_DAEMONS, GROUPS, LONGEST_SOCKET, LOST_VOTE,  # noqa: F401
-                      MASTER_DAEMONS, MASTER_IP_LABEL, NODE_DAEMONS, NOT_MASTER_EXIT,
-                      ON_DEMAND, PORTS, RAPI_PORT, RAPI_USER, SKIPPED, SOCKETS,
-                      START_ORDER, UDP_PORTS, USERS, Readiness)
-from .install import DAEMON_UTIL, ENSURE_DIRS, WATCHER, Installation  # noqa: F401
-from .bootstrap import (IPOLICY_BOUNDS, TRANSIENT_ADD_ERRORS,  # noqa: F401
-                        cluster_ip_route_argv, init_argv, is_transient_add_error,
-                        node_add_argv, node_list_argv, secondary_ip_args)
+from __future__ import annotations
+
+import importlib
+
+_MODULES = ("daemons", "install", "bootstrap")
+
+
+def __getattr__(name: str):
+    for module in _MODULES:
+        mod = importlib.import_module(f"{__name__}.{module}")
+        if not name.startswith("_") and hasattr(mod, name):
+            value = getattr(mod, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

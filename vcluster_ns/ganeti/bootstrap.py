@@ -101,15 +101,19 @@ def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
     return ["ip", "route", action, "unreachable", f"{spec.cluster_ip}/32"]
 
 
-def node_add_argv(spec: ClusterSpec, node: str) -> list[str]:
+def node_add_argv(spec: ClusterSpec, node: str,
+                  installation: Installation | None = None) -> list[str]:
+    options = ["--no-ssh-key-check"]
+    if installation is not None:
+        options = [o for o in options if installation.accepts("gnt-node", o)]
+    # What the cluster file asks is not a refinement: never filtered out.
     settings = spec.settings_of(node)
-    group = settings.get("group", DEFAULT_GROUP)
     # With more than one group Ganeti wants the target named, default too.
-    options = ["-g", group] if spec.groups else []
+    if spec.groups:
+        options += ["-g", settings.get("group", DEFAULT_GROUP)]
     if settings.get("master_capable") is False:
         options.append("--master-capable=no")
-    return ["gnt-node", "add", "--no-ssh-key-check", *secondary_ip_args(spec, node),
-            *options, node]
+    return ["gnt-node", "add", *options, *secondary_ip_args(spec, node), node]
 
 
 def node_role_argvs(spec: ClusterSpec, node: str) -> list[list[str]]:
@@ -257,9 +261,9 @@ class Bootstrap:
                 while pending and len(running) < NODE_ADD_PARALLEL:
                     node = pending.pop(0)
                     output = tempfile.TemporaryFile()
-                    bridge = self.vc._spawn(master, node_add_argv(spec, node),
-                                         stdin=devnull.fileno(), stdout=output.fileno(),
-                                         stderr=output.fileno())
+                    argv = node_add_argv(spec, node, self.installation)
+                    bridge = self.vc._spawn(master, argv, stdin=devnull.fileno(),
+                                            stdout=output.fileno(), stderr=output.fileno())
                     running[bridge] = (node, output)
                 for bridge in list(running):
                     pid, status = os.waitpid(bridge, os.WNOHANG)

@@ -132,6 +132,23 @@ class Installation:
                 continue
         return False
 
+    def qa_dir(self) -> Path | None:
+        """Ganeti's QA suite (``ganeti-qa.py``) for this installation, if it
+        has one: Debian's ganeti-testsuite installs it below the share
+        directory; ``make install`` of a source tree does not (its ``qa/``
+        stays in the checkout)."""
+        for candidate in (self.host_path(f"{SHAREDIR}/testsuite/qa"),
+                          self.share_dir / "qa"):
+            if (candidate / "ganeti-qa.py").is_file():
+                return candidate
+        return None
+
+    def instance_add_no_checks(self) -> list[str]:
+        """What ``gnt-instance add`` needs for names not in DNS: 3.0 checks
+        names and IPs unless told not to; 3.1 dropped both options."""
+        return [o for o in ("--no-name-check", "--no-ip-check")
+                if self.accepts("gnt-instance", o)]
+
     def as_json(self) -> dict:
         return {"path": None if self.is_system else str(self.root), "version": self.version}
 
@@ -152,7 +169,7 @@ def read_version(share_version_dir: Path) -> tuple[str, str] | None:
     return found["RELEASE_VERSION"], found["DIR_VERSION"]
 
 
-def _complete_versions(root: Path) -> dict[str, str]:
+def complete_versions(root: Path) -> dict[str, str]:
     """Versioned directories present in both lib and share: dir version -> release."""
     share = root / SHAREDIR.lstrip("/")
     lib = root / PKGLIBDIR.lstrip("/")
@@ -180,7 +197,7 @@ def _linked_version(root: Path) -> str | None:
 
 def system() -> Installation:
     """Ganeti as installed on the host, the version its /etc/ganeti/lib selects."""
-    found = _complete_versions(SYSTEM)
+    found = complete_versions(SYSTEM)
     if not found:
         raise EnvironmentUnsupported(
             "Ganeti is not installed (no version under /usr/share/ganeti with its "
@@ -190,32 +207,39 @@ def system() -> Installation:
     chosen = _linked_version(SYSTEM)
     if chosen not in found:
         chosen = sorted(found, key=_version_key)[-1]
-    return Installation(SYSTEM, found[chosen], chosen)
+    inst = Installation(SYSTEM, found[chosen], chosen)
+    missing = missing_links(inst) + inst.missing()
+    if missing:
+        raise EnvironmentUnsupported(
+            f"Ganeti is not installed ({missing[0]} is missing)",
+            "install the Debian packages: apt-get install ganeti ganeti-os-noop")
+    return inst
 
 
-def from_tree(path: str | os.PathLike) -> Installation:
-    """The installation in a ``make install DESTDIR=PATH`` tree (validated)."""
+def from_tree(path: str | os.PathLike, option: str = "--ganeti") -> Installation:
+    """The installation in a ``make install DESTDIR=PATH`` tree (validated).
+    ``option``: how the user named it, for the error messages."""
     root = Path(os.path.abspath(os.path.expanduser(str(path))))
     hint = ("give the DESTDIR of Ganeti's 'make install' (it holds usr/lib/ganeti/VERSION "
             "and usr/share/ganeti/VERSION)")
     if not root.is_dir():
-        raise InvalidInput(f"--ganeti {path}: no such directory", hint)
+        raise InvalidInput(f"{option} {path}: no such directory", hint)
     if not (root / "usr").is_dir():
-        raise InvalidInput(f"--ganeti {path} is not a Ganeti installation tree "
+        raise InvalidInput(f"{option} {path} is not a Ganeti installation tree "
                            f"(it has no usr/ directory)", hint)
-    found = _complete_versions(root)
+    found = complete_versions(root)
     if not found:
         partial = sorted(p.name for p in (root / SHAREDIR.lstrip("/")).glob("*")
                          if p.is_dir()) if (root / SHAREDIR.lstrip("/")).is_dir() else []
         what = (f"usr/share/ganeti holds {', '.join(partial)} but no version with "
                 "both its lib directory and ganeti/_constants.py") if partial else \
             "it has no usr/share/ganeti/VERSION/ganeti/_constants.py"
-        raise InvalidInput(f"--ganeti {path}: layout not recognised ({what})", hint)
+        raise InvalidInput(f"{option} {path}: layout not recognised ({what})", hint)
     if len(found) > 1:
         chosen = _linked_version(root)
         if chosen not in found:
             raise InvalidInput(
-                f"--ganeti {path} holds several versions ({', '.join(sorted(found))}) "
+                f"{option} {path} holds several versions ({', '.join(sorted(found))}) "
                 "and no etc/ganeti/lib link that chooses one",
                 "give one tree per version; more go with --ganeti-extra")
     else:
@@ -225,7 +249,7 @@ def from_tree(path: str | os.PathLike) -> Installation:
     if missing:
         rel = [os.path.relpath(m, root) for m in missing]
         raise InvalidInput(
-            f"--ganeti {path}: Ganeti {inst.version} lacks {rel[0]}"
+            f"{option} {path}: Ganeti {inst.version} lacks {rel[0]}"
             + (f" and {len(rel) - 1} more" if len(rel) > 1 else ""),
             "finish 'make install DESTDIR=...' or run 'vcluster-ns doctor --ganeti PATH'")
     return inst
@@ -249,21 +273,29 @@ def check_extras(default: Installation, extras: list[Installation]) -> None:
         seen[extra.dir_version] = extra
 
 
+def spec_fields(tree: str | None, extra_trees: list[str]) -> dict:
+    """The ClusterSpec fields for ``--ganeti TREE --ganeti-extra ...``, checked."""
+    default = resolve(tree)
+    extras = [from_tree(t, "--ganeti-extra") for t in extra_trees]
+    check_extras(default, extras)
+    return {"ganeti": None if default.is_system else str(default.root),
+            "ganeti_version": default.version,
+            "ganeti_extra": tuple(str(e.root) for e in extras)}
+
+
+def for_spec(spec) -> tuple[Installation, list[Installation]]:
+    """The default and extra installations a cluster's spec names (checked)."""
+    return resolve(spec.ganeti), [from_tree(t, "--ganeti-extra") for t in spec.ganeti_extra]
+
+
 def _version_key(text: str) -> tuple:
     return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.~-]", text))
-
-
-def from_json(data: dict | None) -> Installation:
-    """The installation recorded in cluster.json (``None``: the system's)."""
-    if not data or not data.get("path"):
-        return system()
-    return from_tree(data["path"])
 
 
 # -- inside a cluster -----------------------------------------------------
 # Links every Ganeti program is reached through; a tree without them uses
 # the host's (same targets), so one of the two must have each.
-PUBLIC_LINKS = (f"{SBIN}/gnt-cluster", f"{SBIN}/ganeti-noded", f"{PKGLIBDIR}/daemon-util",
+PUBLIC_LINKS = (f"{SBIN}/ganeti-noded", f"{SBIN}/gnt-cluster", f"{PKGLIBDIR}/daemon-util",
                 f"{PKGLIBDIR}/ensure-dirs", f"{PKGLIBDIR}/default", f"{SHAREDIR}/default")
 ETC_GANETI = "/etc/ganeti"
 
@@ -274,10 +306,11 @@ def missing_links(installation: Installation) -> list[str]:
             if not os.path.lexists(installation.host_path(link)) and not os.path.lexists(link)]
 
 
-def usr_layers(default: Installation, extras: list[Installation] = ()) -> list[str]:
-    """Directories to lay over the host's /usr, topmost first (none for the
-    system's installation alone)."""
-    return [str(i.host_path("/usr")) for i in (default, *extras) if not i.is_system]
+def usr_layers(spec) -> list[str]:
+    """Directories to lay over the host's /usr, topmost first: the trees a
+    cluster's spec names (none for the system's installation alone).  Read
+    from the spec as it is: ``up`` checked the trees before recording them."""
+    return [os.path.join(tree, "usr") for tree in (spec.ganeti, *spec.ganeti_extra) if tree]
 
 
 def node_binds(node_root: Path) -> list[tuple[str, str]]:
@@ -309,3 +342,60 @@ def linked_version(etc_ganeti: Path) -> str | None:
         return os.path.basename(os.readlink(etc_ganeti / "lib"))
     except OSError:
         return None
+
+
+def prepare_version_links(cluster_etc: Path, node_roots: list[Path],
+                          default: Installation | None) -> None:
+    """The version links of the cluster's /etc/ganeti (following the default
+    installation) and of every node (kept once made: ``gnt-cluster upgrade``
+    moves them).  Without an installation (``--no-init`` on a machine
+    without Ganeti) only the directories, which the node binds need."""
+    etc_ganeti = cluster_etc / "ganeti"
+    etc_ganeti.mkdir(parents=True, exist_ok=True)
+    for root in node_roots:
+        (root / ETC_GANETI.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    if default is None:
+        return
+    write_version_links(etc_ganeti, default, replace=True)
+    for root in node_roots:
+        write_version_links(root / ETC_GANETI.lstrip("/"), default)
+
+
+def status(spec, node_roots: dict[str, Path]) -> dict:
+    """What ``status`` shows of a cluster's Ganeti: path and version of the
+    default and extra trees, and the version each node's links select."""
+    extras = []
+    for tree in spec.ganeti_extra:
+        version = None
+        for share in sorted(Path(tree, SHAREDIR.lstrip("/")).glob("*")):
+            found = read_version(share)
+            version = found[0] if found and found[1] == share.name else version
+        extras.append({"path": tree, "version": version})
+    return {"path": spec.ganeti, "version": spec.ganeti_version, "extra": extras,
+            "node_versions": {node: linked_version(root / ETC_GANETI.lstrip("/"))
+                              for node, root in node_roots.items()}}
+
+
+# Where packaged OS definitions live (Debian's ganeti-os-noop: the first).
+# A source build's OS search path is only /srv/ganeti/os, which a cluster
+# has of its own, so those found here are linked into it.
+HOST_OS_DIRS = ("/usr/share/ganeti/os", "/usr/lib/ganeti/os", "/usr/local/lib/ganeti/os")
+
+
+def link_host_os_definitions(cluster_os_dir: Path, host_dirs=HOST_OS_DIRS) -> list[str]:
+    """Link the host's OS definitions into the cluster's /srv/ganeti/os
+    (those it does not have already); returns the names linked."""
+    linked = []
+    cluster_os_dir.mkdir(parents=True, exist_ok=True)
+    for directory in host_dirs:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            target = cluster_os_dir / name
+            if os.path.lexists(target) or not os.path.isdir(os.path.join(directory, name)):
+                continue
+            target.symlink_to(os.path.join(directory, name))
+            linked.append(name)
+    return linked

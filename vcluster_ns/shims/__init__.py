@@ -12,18 +12,19 @@ import os
 import sys
 from pathlib import Path
 
+from ..ganeti.install import DAEMON_UTIL
+
 # program path inside the namespace -> module in this package
 SHIMS = {
     "/usr/bin/ssh": "ssh",
     "/usr/bin/scp": "scp",
-    "/usr/lib/ganeti/daemon-util": "daemon_util",
+    DAEMON_UTIL: "daemon_util",
     "/usr/sbin/reboot": "refuse",
     "/usr/sbin/poweroff": "refuse",
     "/usr/sbin/halt": "refuse",
     "/usr/sbin/shutdown": "refuse",
 }
 SHIM_TARGETS = sorted(SHIMS)
-REAL_DAEMON_UTIL_FILE = "real-daemon-util"
 
 
 def write_shims(shims_root: Path, cluster_dir: Path, python: str = sys.executable) -> None:
@@ -41,7 +42,3 @@ def write_shims(shims_root: Path, cluster_dir: Path, python: str = sys.executabl
         )
         tmp.chmod(0o755)
         os.replace(tmp, path)
-    # Where the real daemon-util lives, resolved on the host before the
-    # overlay hides the symlink that leads to it.
-    real = os.path.realpath("/usr/lib/ganeti/daemon-util")
-    (shims_root / REAL_DAEMON_UTIL_FILE).write_text(real + "\n")

@@ -12,6 +12,8 @@ from ..spec import ClusterSpec
 
 NSENTER = "/usr/bin/nsenter"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Names of "this machine", as in /etc/hosts (Ganeti's QA ssh-es to localhost).
+LOCALHOST = ("localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1", "::1")
 
 
 class Cluster:
@@ -19,11 +21,15 @@ class Cluster:
         self.paths = ClusterPaths(Path(cluster_dir))
         self.spec = ClusterSpec.load(self.paths.spec_file)
 
-    def node_for_host(self, host: str) -> str | None:
-        """The node a host name or address refers to (the master for the cluster)."""
+    def node_for_host(self, host: str, current: str | None = None) -> str | None:
+        """The node a host name or address refers to: a node's name, primary or
+        secondary IP; the master for the cluster's name or IP; ``current``
+        (the caller's own node, if it has one) for ``localhost``."""
         spec = self.spec
+        if host in LOCALHOST:
+            return current if current in spec.node_names else None
         for node, ip in spec.node_ips.items():
-            if host in (node, node.split(".")[0], str(ip)):
+            if host in (node, node.split(".")[0], str(ip), str(spec.node_secondary_ip(node))):
                 return node
         if host in (spec.cluster_fqdn, spec.cluster_name, str(spec.cluster_ip)):
             from ..ganeti import master_of

@@ -4,7 +4,7 @@ Ganeti starts and stops its own daemons through daemon-util (cluster init,
 node add, master failover, destroy).  The verbs that start, stop or check a
 daemon go to the supervisor over the control socket, for the node named in
 ``GANETI_HOSTNAME``, so every daemon runs under supervision whoever asked.
-Every other verb is delegated to the real script.
+Every other verb is delegated to the real script of the node's version.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import control, ganeti
 from ..errors import VclusterError
 from ..layout import ClusterPaths
-from . import REAL_DAEMON_UTIL_FILE
+from ..ganeti.install import VERSIONED_DAEMON_UTIL
 
 SUPERVISED = {"start", "stop", "check", "check-and-start", "start-all", "stop-all",
               "start-master", "stop-master"}
@@ -32,8 +32,8 @@ def main(argv: list[str], cluster_dir: str) -> int:
     if verb in NO_OP:
         return 0
     if verb not in SUPERVISED:
-        real = (paths.shims / REAL_DAEMON_UTIL_FILE).read_text().strip()
-        os.execv(real, [argv[0], verb, *args])
+        # The node's current version's own script (its /etc/ganeti/lib link).
+        os.execv(VERSIONED_DAEMON_UTIL, [argv[0], verb, *args])
     node = os.environ.get("GANETI_HOSTNAME")
     if not node:
         print("daemon-util (vcluster-ns): GANETI_HOSTNAME is not set; run this "

@@ -71,7 +71,7 @@ def main(argv: list[str], cluster_dir: str) -> int:
         host, path = split_operand(operand)
         node = None
         if host is not None:
-            node = cluster.node_for_host(host)
+            node = cluster.node_for_host(host, os.environ.get("GANETI_HOSTNAME"))
             if node is None:
                 return error("scp", f"ssh: Could not resolve hostname {host}: "
                              "Name or service not known", 255)

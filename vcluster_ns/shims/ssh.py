@@ -11,6 +11,7 @@ stdin from /dev/null, and an unknown host gets ssh's own error and 255.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from .common import Cluster, error
@@ -62,6 +63,22 @@ def split_destination(destination: str) -> str:
     return host.split(":", 1)[0] if host.count(":") == 1 else host
 
 
+def exchange_node_root(script: str, source_root: str | None, target_root: str) -> str:
+    """The command as the target node must see it: the caller's node root
+    replaced by the target's.
+
+    Ganeti prefixes its paths with the caller's ``GANETI_ROOTDIR`` and,
+    when it sends a path to another node, swaps the root itself
+    (``vcluster.ExchangeNodeRoot``).  Some commands it sends through ssh do
+    not: ``gnt-cluster upgrade`` asks every node to
+    ``ln -s -f -T ... <master root>/etc/ganeti/lib``, which would switch the
+    master's version three times and no other node's.  On real machines the
+    path is ``/etc/ganeti/lib`` everywhere; this makes it so here."""
+    if not source_root or source_root == target_root:
+        return script
+    return re.sub(re.escape(source_root.rstrip("/")) + r"(?=[/\s'\";]|$)", target_root, script)
+
+
 def main(argv: list[str], cluster_dir: str) -> int:
     try:
         options, destination, command = parse(argv[1:])
@@ -75,7 +92,7 @@ def main(argv: list[str], cluster_dir: str) -> int:
                      SSH_FAILURE)
     cluster = Cluster(cluster_dir)
     host = split_destination(destination)
-    node = cluster.node_for_host(host)
+    node = cluster.node_for_host(host, os.environ.get("GANETI_HOSTNAME"))
     if node is None:
         if cluster.is_known_address(host):
             return error("ssh", f"connect to host {host} port 22: No route to host",
@@ -93,7 +110,8 @@ def main(argv: list[str], cluster_dir: str) -> int:
         except (KeyboardInterrupt, OSError):
             pass
         return 0
-    script = " ".join(command)
+    script = exchange_node_root(" ".join(command), os.environ.get("GANETI_ROOTDIR"),
+                                str(cluster.paths.node_root(node)))
     shell = ["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if command else ["/bin/bash", "-l"]
     env = cluster.node_env(node)
     os.execve("/usr/bin/nsenter", cluster.nsenter(node, shell), env)

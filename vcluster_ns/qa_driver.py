@@ -1,0 +1,150 @@
+"""Run Ganeti's ``ganeti-qa.py`` as it is, with two additions; inside a cluster.
+
+Started by ``vcluster-ns qa`` with the Python of the Ganeti installation
+(not vcluster-ns's), so it imports nothing of vcluster-ns:
+
+    python3 qa_driver.py [--ignore-verify-error CODE]... QA_SCRIPT ARGS...
+
+It loads QA_SCRIPT as a module and calls its ``main()`` with ARGS, after:
+
+* wrapping ``RunTestIf`` so that, before each enabled test, a line
+  ``==== vcluster-ns names ["name", ...]`` names the QA config keys
+  ("tests") that switch it on or off.  QA prints function names only;
+  ``--keep-going`` needs the key to switch a failed test off;
+* with ``--ignore-verify-error CODE`` (e.g. ENODESETUP on a kernel without
+  /proc/sysrq-trigger): every ``gnt-cluster verify`` QA runs gets
+  ``--ignore-errors=CODE``, and each time a line
+  ``==== vcluster-ns workaround ...`` says so.  This changes what Ganeti
+  checks, so ``vcluster-ns qa`` reports it in its summary and JUnit file.
+
+What QA tests, and how, is otherwise unchanged.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import sys
+
+MARK = "==== vcluster-ns"
+
+# Python put this file's directory (vcluster_ns/, which has a ganeti.py of
+# its own) first on sys.path; QA must import Ganeti's ``ganeti``.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+
+def _names(testnames):
+    """The config keys among RunTestIf's ``testnames`` (strings, lists,
+    qa_config.Either, or callables such as qa_rapi.Enabled)."""
+    if isinstance(testnames, str):
+        return [testnames]
+    if isinstance(testnames, (list, tuple)):
+        return [n for item in testnames for n in _names(item)]
+    inner = getattr(testnames, "tests", None)  # qa_config.Either
+    if inner is not None:
+        return _names(inner)
+    return []
+
+
+def _ignoring(get_ssh_command, codes):
+    verify = re.compile(r"^(gnt-cluster verify)(?=\s|$)")
+    option = " ".join("--ignore-errors=%s" % code for code in codes)
+
+    def GetSSHCommand(node, cmd, *args, **kwargs):  # noqa: N802 (QA's name)
+        if cmd and verify.match(cmd):
+            cmd = verify.sub(r"\1 " + option, cmd, count=1)
+            print("%s workaround %s: %s" % (MARK, ",".join(codes), cmd), flush=True)
+        return get_ssh_command(node, cmd, *args, **kwargs)
+
+    return GetSSHCommand
+
+
+def _label_tests(qa, qa_config, script):
+    """Print, before each test, the config keys that switch it off.
+
+    ``RunTestIf(keys, fn)`` names them.  A test QA runs with a bare
+    ``RunTest`` gets: for an instance-creating function, its key from
+    ``qa_instance.available_instance_tests``; otherwise the key ganeti-qa.py
+    itself checked last (``if qa_config.TestEnabled("instance-rename"):
+    RunTest(...)``), then the key of the instance under test.  Tests QA
+    runs always get none.
+    """
+    state = {"in_if": False, "gate": [], "instance": []}
+    creators = {}
+    try:
+        from qa import qa_instance
+        for entry in qa_instance.available_instance_tests:
+            creators[entry[2]] = entry[0]
+    except (ImportError, AttributeError, IndexError, TypeError):
+        pass
+
+    test_enabled = qa_config.TestEnabled
+
+    def TestEnabled(tests, *args, **kwargs):  # noqa: N802 (QA's name)
+        enabled = test_enabled(tests, *args, **kwargs)
+        caller = sys._getframe(1)
+        if enabled and caller.f_code.co_filename == script and \
+                caller.f_code.co_name != "RunTestIf":
+            state["gate"] = _names(tests)
+        return enabled
+
+    qa_config.TestEnabled = TestEnabled
+    run_test_if, run_test = qa.RunTestIf, qa.RunTest
+
+    def RunTestIf(testnames, fn, *args, **kwargs):  # noqa: N802
+        if not test_enabled(testnames):
+            return run_test_if(testnames, fn, *args, **kwargs)
+        print("%s names %s" % (MARK, json.dumps(_names(testnames))), flush=True)
+        state["gate"] = []
+        state["in_if"] = True
+        try:
+            return run_test_if(testnames, fn, *args, **kwargs)
+        finally:
+            state["in_if"] = False
+
+    def RunTest(fn, *args, **kwargs):  # noqa: N802
+        if not state["in_if"]:
+            if fn in creators:
+                state["instance"] = [creators[fn]]
+                names = state["instance"]
+            else:
+                names = state["gate"] + [n for n in state["instance"]
+                                         if n not in state["gate"]]
+            print("%s names %s" % (MARK, json.dumps(names)), flush=True)
+        state["in_if"] = False  # tests inside this one are its own
+        return run_test(fn, *args, **kwargs)
+
+    qa.RunTestIf, qa.RunTest = RunTestIf, RunTest
+
+
+def main(argv):
+    ignore = []
+    while len(argv) >= 2 and argv[0] == "--ignore-verify-error":
+        ignore.append(argv[1])
+        argv = argv[2:]
+    script = os.path.abspath(argv[0])
+    # As when run as a script: its own directory first (some qa_*.py
+    # "import colors"), and its parent for "from qa import ...".
+    sys.path[:0] = [os.path.dirname(script), os.path.dirname(os.path.dirname(script))]
+    spec = importlib.util.spec_from_file_location("ganeti_qa", script)
+    qa = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(qa)
+    from qa import qa_config  # noqa: E402 (needs the path above)
+
+    _label_tests(qa, qa_config, script)
+
+    if ignore:
+        # QA imports qa_utils twice, as "qa.qa_utils" and as "qa_utils":
+        # two module objects, each with its own GetSSHCommand.
+        for name in ("qa.qa_utils", "qa_utils"):
+            module = sys.modules.get(name)
+            if module is not None:
+                module.GetSSHCommand = _ignoring(module.GetSSHCommand, ignore)
+
+    sys.argv = [script] + argv[1:]
+    qa.main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

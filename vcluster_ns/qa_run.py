@@ -1,0 +1,226 @@
+"""``vcluster-ns qa``: Ganeti's QA on fresh clusters, with ``--keep-going``.
+
+One attempt = a fresh cluster with its own name (``qa-XXXXXX``), brought up
+without Ganeti's init (QA's first test is ``gnt-cluster init``), the QA
+config written from it, and ``ganeti-qa.py --yes-do-it`` run on its master
+through ``vcluster-ns run``, output read as it comes (qa.QaOutput).
+
+QA stops at its first failure.  With ``keep_going`` the failed test's config
+key is switched off and a new attempt starts on a fresh cluster, until QA
+reaches its end or ``max_restarts``.  A passing attempt's cluster is
+destroyed (unless ``keep``); a failed one is kept, its logs exported, and,
+unless it is the last, brought down to free memory for the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import qa
+from .cluster import VirtualCluster
+from .errors import EnvironmentUnsupported, OperationFailed, VclusterError
+from .spec import ClusterSpec
+
+SYSRQ = "/proc/sysrq-trigger"
+QA_LOG = "ganeti-qa.log"
+QA_CONFIG = "ganeti-qa.json"
+SECONDARY_NETWORK = "198.51.100.0/24"  # TEST-NET-2, private to each cluster
+
+
+def unique_name(root: Path) -> str:
+    while True:
+        name = "qa-" + secrets.token_hex(3)
+        if not (root / name).exists():
+            return name
+
+
+def workarounds(sysrq_present: bool) -> tuple[dict[str, str], list[str]]:
+    """What this machine makes us change in QA's checks: (report, driver args)."""
+    if sysrq_present:
+        return {}, []
+    why = ("gnt-cluster verify run with --ignore-errors=ENODESETUP: this kernel has no "
+           f"{SYSRQ} (CONFIG_MAGIC_SYSRQ off), which Ganeti's node-setup check requires "
+           "for powercycle (refused in vcluster-ns anyway); the /sys part of that check is "
+           "ignored with it")
+    return {"ENODESETUP": why}, ["--ignore-verify-error", "ENODESETUP"]
+
+
+class QaRunner:
+    def __init__(self, root: Path, nodes: int, installation: qa.QaInstallation,
+                 echo: Callable[[str], None], progress: Callable[[str], None],
+                 keep: bool = False, export_dir: Path | None = None):
+        self.root = root
+        self.nodes = nodes
+        self.installation = installation
+        self.echo = echo
+        self.progress = progress
+        self.keep = keep
+        self.export_dir = export_dir or Path.cwd()
+        self.kept: list[str] = []        # clusters left for inspection
+        self.bundles: list[Path] = []
+
+    def check(self) -> set[str]:
+        """QA's test names; raises what would stop every attempt."""
+        ClusterSpec(name="qa-check", nodes=self.nodes, secondary_network=SECONDARY_NETWORK)
+        missing = self.installation.missing()
+        if missing:
+            raise EnvironmentUnsupported(missing, "install the Debian package "
+                                         "ganeti-testsuite, or give --qa-dir")
+        qa_dir = self.installation.qa_dir
+        return qa.known_tests(*(p.read_text() for p in sorted(qa_dir.glob("*.py"))),
+                              self.installation.script.read_text())
+
+    def run(self, selection: qa.Selection, keep_going: bool, max_restarts: int) -> qa.Report:
+        start = time.monotonic()
+        report_workarounds, driver_args = workarounds(os.path.exists(SYSRQ))
+        report = qa.Report(results=[], skipped=dict(selection.skipped),
+                           workarounds=report_workarounds, attempts=0)
+        attempt = 0
+        while True:
+            attempt += 1
+            last = not keep_going or attempt > max_restarts
+            ended_by, cluster = self.attempt(selection, attempt, driver_args, report, last)
+            report.attempts = attempt
+            report.clusters.append(cluster)
+            if ended_by is None:
+                break
+            key = qa.switch_off(ended_by, selection) if keep_going else None
+            if last or key is None:
+                if keep_going and key is None and not last:
+                    self.echo(f"{ended_by.func} cannot be switched off (QA runs it "
+                              "always): stopping")
+                break
+            reason = f"--keep-going: {ended_by.func} failed in attempt {attempt}"
+            selection = selection.with_skipped(key, reason)
+            report.skipped[key] = reason
+            self.echo(f"switching off {key!r} and starting again on a fresh cluster "
+                      f"(restart {attempt} of at most {max_restarts})")
+        report.seconds = time.monotonic() - start
+        return report
+
+    def attempt(self, selection: qa.Selection, attempt: int, driver_args: list[str],
+                report: qa.Report, last: bool):
+        name = unique_name(self.root)
+        vc = VirtualCluster(name, self.root, progress=self.progress)
+        # QA runs the watcher itself and wants no cron one (see its sample
+        # config).  Its configs give every node a secondary IP, and its ping
+        # test fails without (it runs a bare "fping -e" then).
+        spec = ClusterSpec(name=name, nodes=self.nodes, watcher_interval=0,
+                           secondary_network=SECONDARY_NETWORK)
+        self.echo(f"attempt {attempt}: cluster {name!r} ({self.nodes} nodes)")
+        try:
+            vc.up(spec, init=False)
+            spec = vc.spec()
+            facts = qa.facts_from_spec(spec, vc.paths.dir)
+            self.add_hosts(vc, spec, facts)
+            out = self.run_qa(vc, spec, facts, selection, attempt, driver_args)
+        except KeyboardInterrupt:
+            # Ctrl-C: QA (our child) got the signal too; leave no cluster running.
+            self.echo(f"interrupted: bringing {name!r} down (its files stay)")
+            try:
+                vc.down()
+            except VclusterError:
+                pass
+            raise
+        except VclusterError as exc:
+            if attempt == 1 and not vc.exists():
+                raise  # nothing made, nothing run: the error is the answer
+            if attempt == 1 and not report.results:
+                self.keep_failed(vc, last=True)
+                raise
+            result = qa.TestResult("vcluster-ns", "cluster bring-up", qa.ERROR,
+                                   message=exc.one_line(), attempt=attempt)
+            report.results.append(result)
+            self.echo(f"  ERROR   cluster bring-up: {exc.one_line()}")
+            self.keep_failed(vc, last)
+            return None, name  # not QA's failure: no test to switch off
+        report.results.extend(out.results)
+        report.workaround_uses += len(out.workarounds)
+        ended_by = out.ended_by
+        if ended_by is None and out.exit_code == 0:
+            if self.keep:
+                self.kept.append(name)
+                self.echo(f"cluster {name!r} kept (--keep)")
+            else:
+                vc.destroy()
+            return None, name
+        self.keep_failed(vc, last)
+        return ended_by, name
+
+    def keep_failed(self, vc: VirtualCluster, last: bool) -> None:
+        try:
+            if vc.exists():
+                self.bundles.append(vc.export_logs(self.export_dir))
+                self.echo(f"logs of {vc.name!r}: {self.bundles[-1]}")
+                if not last:
+                    vc.down()  # its files stay; memory goes to the next attempt
+                self.kept.append(vc.name)
+        except VclusterError as exc:
+            self.echo(f"could not keep {vc.name!r}'s logs: {exc.one_line()}")
+
+    def add_hosts(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts) -> None:
+        """QA renames the cluster and back; the new name must resolve (to the
+        cluster IP: the master IP stays where it is).  Added inside the
+        cluster, as Ganeti would, to the cluster's own /etc/hosts."""
+        line = f"{spec.cluster_ip}\t{facts.rename}"
+        done = vc.run(spec.master_node, "/bin/sh", "-c", f"echo '{line}' >> /etc/hosts")
+        if done.returncode != 0:
+            raise OperationFailed(f"cannot add {facts.rename} to the cluster's /etc/hosts: "
+                                  f"{done.stderr.strip()}")
+
+    def run_qa(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts,
+               selection: qa.Selection, attempt: int, driver_args: list[str]) -> "Finished":
+        logdir = vc.paths.node_log_dir(spec.master_node)
+        config = logdir / QA_CONFIG
+        config.write_text(json.dumps(qa.build_config(facts, selection), indent=2) + "\n")
+        inst = self.installation
+        # The controller must not act as a node: no GANETI_ROOTDIR/HOSTNAME
+        # (QA adds each node's root itself, from vcluster-basedir).
+        argv = [sys.executable, "-m", "vcluster_ns.entry", "--root", str(self.root),
+                "--cluster", vc.name, "run", spec.master_node, "--",
+                "env", "-u", "GANETI_ROOTDIR", "-u", "GANETI_HOSTNAME",
+                f"PYTHONPATH={':'.join(inst.pythonpath)}",
+                inst.python, "-u", str(qa.driver_script()), *driver_args,
+                str(inst.script), "--yes-do-it", str(config)]
+        out = qa.QaOutput(on_result=self.show, attempt=attempt,
+                          on_start=lambda t: self.progress(f"running {t.func}: {t.description}"))
+        self.progress(f"ganeti-qa.py running; its output: {logdir / QA_LOG}")
+        with open(logdir / QA_LOG, "w") as log, subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True, errors="replace",
+                cwd=str(vc.paths.dir)) as proc:
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                out.feed(line)
+            code = proc.wait()
+        ended_by = out.close(code)
+        return Finished(out.results, out.workarounds, code, ended_by)
+
+    def show(self, test: qa.TestResult) -> None:
+        if test.status == qa.SKIPPED:
+            return
+        took = "" if test.seconds is None else f" ({test.seconds:.1f}s)"
+        line = f"  {test.status.upper():7} {test.func}{took}"
+        if test.status != qa.PASSED and test.message:
+            line += f": {test.message.splitlines()[0][:160]}"
+        self.echo(line)
+
+
+@dataclasses.dataclass
+class Finished:
+    """One QA run: its results, workaround lines, exit status, and the test
+    that ended it (None if QA reached its end)."""
+
+    results: list[qa.TestResult]
+    workarounds: list[str]
+    exit_code: int
+    ended_by: qa.TestResult | None
