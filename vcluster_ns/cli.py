@@ -195,12 +195,19 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
         file_fields = clusterfile.load(cluster_file, {k: v for k, v in options.items()
                                                       if k in given})
         given |= set(file_fields)
+        from_file = ganeti_tree is None and "ganeti" in file_fields or \
+            not ganeti_extra and "ganeti_extra" in file_fields
         ganeti_tree = ganeti_tree if ganeti_tree is not None else file_fields.pop("ganeti", None)
         ganeti_extra = ganeti_extra or tuple(file_fields.pop("ganeti_extra", ()))
     ganeti_fields = {}
     if ganeti_tree is not None or ganeti_extra:
         from .ganeti import install
-        ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
+        try:
+            ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
+        except VclusterError as exc:
+            if file_fields is None or not from_file:
+                raise
+            raise type(exc)(f"{Path(cluster_file).name}: {exc.message}", exc.hint) from None
         given |= {"ganeti", "ganeti_extra"}
     if file_fields is not None:
         spec = clusterfile.make_spec(cluster_file, obj.cluster_name,

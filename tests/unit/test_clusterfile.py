@@ -182,3 +182,14 @@ def test_groups_and_roles_become_commands():
 def test_spec_refuses_an_undeclared_group():
     with pytest.raises(InvalidInput, match="does not exist"):
         ClusterSpec(nodes=2, node_settings={"node2": {"group": "nope"}})
+
+
+def test_a_bad_ganeti_tree_in_the_file_names_the_file(tmp_path):
+    from click.testing import CliRunner
+    from vcluster_ns.cli import main
+    path = write(tmp_path, 'ganeti = "/nonexistent-tree"\n')
+    root = tmp_path / "root"
+    result = CliRunner().invoke(main, ["--root", str(root), "up", "-f", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "cluster.toml: --ganeti /nonexistent-tree: no such directory" in result.output
+    assert not root.exists()
