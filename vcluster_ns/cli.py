@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import policy, ui
-from .cluster import VirtualCluster
+from .cluster import VirtualCluster, root_option
 from .entry import ENV_DEFAULTS
 from .errors import ExitCode, VclusterError
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
@@ -41,8 +41,7 @@ class Context:
         click.echo(f"[{elapsed:5.1f}s] {message}", err=True)
 
     def cluster(self) -> VirtualCluster:
-        root = Path(self.root) if self.root else None
-        return VirtualCluster(self.cluster_name, root, progress=self.progress)
+        return VirtualCluster(self.cluster_name, root_option(self.root), progress=self.progress)
 
 
 class Group(click.Group):
@@ -167,8 +166,10 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
        snapshot_name, reset, cluster_file, dump_config):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
-    On a cluster that is already up this says so and exits 0. A cluster that
-    was brought down comes back with its Ganeti configuration and instances.
+    On a cluster that is already up this says so and exits 0; one that is up
+    but incomplete (an interrupted 'up') is finished. A cluster that was
+    brought down comes back with its Ganeti configuration and instances.
+    Another command changing the cluster is waited for.
 
     \b
     From a snapshot (see 'vcluster-ns snapshot --help'):
@@ -243,10 +244,12 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
 def run(obj: Context, node, command):
     """Run COMMAND on virtual NODE; stdio, terminal and exit status pass through.
 
+    NODE may be 'master': whichever node is Ganeti's master now.
+
     \b
     Examples:
       vcluster-ns run node1 gnt-node list
-      vcluster-ns run node3 gnt-instance list
+      vcluster-ns run master gnt-instance list
       vcluster-ns run node1 -- gnt-cluster verify --error-codes
     """
     command = list(command)
@@ -257,6 +260,9 @@ def run(obj: Context, node, command):
     policy.check_command(command)
     vc = obj.cluster()
     code = vc.run_foreground(node, command, cwd=os.getcwd())
+    hint = vc.not_master_hint(node, command, code)
+    if hint:
+        click.echo(hint, err=True)
     sys.exit(code)
 
 
@@ -266,12 +272,12 @@ def run(obj: Context, node, command):
               "of an interactive shell.")
 @pass_ctx
 def shell(obj: Context, node, command):
-    """A shell on NODE (default: the master) whose prompt names the node."""
+    """A shell on NODE (default, or 'master': the master now) whose prompt names the node."""
     if command is not None:
         policy.check_command(["bash", "-c", command])
     vc = obj.cluster()
     spec = vc.spec()
-    target = spec.resolve_node(node) if node else _master(vc)
+    target = vc.resolve_node(node) if node and node != "master" else _master(vc)
     short = target.split(".")[0]
     if command is not None:
         argv = ["/bin/bash", "-c", command]
@@ -313,7 +319,9 @@ def status(obj: Context, as_json):
         return
     click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
     _echo_ganeti(info.get("ganeti"))
-    if info["state"] != "up":
+    if info.get("missing"):
+        click.echo(f"missing: {'; '.join(info['missing'])} ('vcluster-ns up' finishes it)")
+    if info["state"] not in ("up", "incomplete"):
         return
     network = f"network {info['network']}"
     if info.get("secondary_network"):
@@ -466,11 +474,14 @@ def down(obj: Context):
 @click.option("--yes", is_flag=True, help="Do not ask.")
 @pass_ctx
 def destroy(obj: Context, yes):
-    """'down', then remove the cluster directory."""
+    """'down', then remove the cluster directory (asks first; --yes without a terminal)."""
     vc = obj.cluster()
     if not vc.exists():
         vc.spec()  # raises "no cluster named ..."
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():  # nobody to ask: a script must say so itself
+            raise click.UsageError("destroy asks before removing a cluster; without a "
+                                   "terminal to ask on, pass --yes")
         click.confirm(f"remove {vc.paths.dir} and everything in it?", abort=True)
     vc.destroy()
     click.echo(f"cluster {obj.cluster_name!r} destroyed")

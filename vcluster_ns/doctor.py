@@ -112,10 +112,15 @@ def _try_links() -> str:
 
 
 def _try_netem() -> str:
-    """What tc says when adding a netem qdisc (empty: it works)."""
-    subprocess.run(["ip", "link", "add", "probe-br", "type", "bridge"], check=False,
+    """What tc says when adding a netem qdisc (empty: it works); both
+    programs are looked for where the cluster looks, not in the caller's PATH."""
+    from .shims.common import BASE_PATH
+    ip, tc = (shutil.which(p, path=BASE_PATH) for p in ("ip", "tc"))
+    if not ip or not tc:
+        return NO_TC
+    subprocess.run([ip, "link", "add", "probe-br", "type", "bridge"], check=False,
                    capture_output=True)
-    out = subprocess.run(["tc", "qdisc", "add", "dev", "probe-br", "root", "netem",
+    out = subprocess.run([tc, "qdisc", "add", "dev", "probe-br", "root", "netem",
                           "delay", "1ms"], capture_output=True, text=True)
     return "" if out.returncode == 0 else (out.stderr.strip() or f"tc exit {out.returncode}")
 
@@ -218,8 +223,14 @@ def check_links(m: Machine, nodes: int) -> Check:
     return Check("network devices", OK, "bridge and veth links work")
 
 
+NO_TC = "tc or ip is not installed"
+
+
 def check_netem(m: Machine, nodes: int) -> Check:
     error = m.netem_error()
+    if error == NO_TC:
+        return Check("netem", WARN, f"{NO_TC}: 'vcluster-ns net' does not work",
+                     "install iproute2 (apt-get install iproute2)")
     if error:
         return Check("netem", WARN, f"no netem qdisc ({error}): 'vcluster-ns net delay' "
                      "and 'net loss' exit 4; partition, down and up work",

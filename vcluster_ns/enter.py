@@ -23,7 +23,8 @@ import sys
 from . import namespaces as ns
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP)
-EXEC_FAILED = 127
+EXEC_FAILED = 127     # as a shell: no such command
+NOT_EXECUTABLE = 126  # as a shell: found, but it cannot be executed
 ENTER_FAILED = 126
 
 
@@ -97,10 +98,11 @@ def _bridge(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
             os.execvpe(argv[0], argv, env)
         except BaseException as exc:  # noqa: BLE001 - never return into the caller
             reason = getattr(exc, "strerror", None) or exc
+            code = EXEC_FAILED if isinstance(exc, FileNotFoundError) else NOT_EXECUTABLE
             try:
                 os.write(2, f"vcluster-ns: {argv[0]}: {reason}\n".encode())
             finally:
-                os._exit(EXEC_FAILED)
+                os._exit(code)
 
     def forward(signum, frame):
         try:

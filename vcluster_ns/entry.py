@@ -64,8 +64,13 @@ def run_plain(cluster: str, root: str | None, node: str, command: list[str]) -> 
 
     try:
         policy.check_command(command)
-        vc = VirtualCluster(cluster, Path(root) if root else None)
-        return vc.run_foreground(node, command, cwd=os.getcwd())
+        from .cluster import root_option
+        vc = VirtualCluster(cluster, root_option(root))
+        code = vc.run_foreground(node, command, cwd=os.getcwd())
+        hint = vc.not_master_hint(node, command, code)
+        if hint:
+            print(hint, file=sys.stderr)
+        return code
     except VclusterError as exc:
         # What click prints for cli.CliError.
         print(f"Error: {exc.one_line()}", file=sys.stderr)

@@ -106,6 +106,11 @@ class ClusterPaths:
         return self.dir / "shims"
 
     @property
+    def tmp(self) -> Path:
+        """The cluster's /tmp (every node's)."""
+        return self.dir / "tmp"
+
+    @property
     def ns_dir(self) -> Path:
         return self.dir / "ns"
 

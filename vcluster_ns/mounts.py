@@ -27,8 +27,15 @@ The private view:
 * ``/dev/console`` a log file (noded's logging opens it for writing);
 * ``/srv``, ``/root``, ``/var/lib/ganeti``, ``/var/log/ganeti``
   bound from the cluster directory, so nothing a cluster writes lands on
-  the host outside it (temporary files go to ``<cluster>/tmp`` through
-  ``TMPDIR``: binding over ``/tmp`` would hide a cluster directory below it);
+  the host outside it.  Such a bind would hide a cluster directory that
+  lies below its target (root's default ``/root/.local/share/vcluster-ns``):
+  the cluster directory is then first bound onto the same path inside the
+  new source, so it stays where it was (``cover``).  ``/tmp`` is *not*
+  covered: vcluster-ns itself (a checkout, a virtualenv: CI runs from
+  ``/tmp``) and the files a user hands to ``run`` may live there, and a
+  private ``/tmp`` would hide them.  Temporary files go to
+  ``<cluster>/tmp`` through ``TMPDIR`` instead, which Ganeti and mktemp
+  honour;
 * ``/usr`` a read-only overlay with a Ganeti installation tree on top,
   when the cluster runs one (``--ganeti``); each node binds its own
   ``/etc/ganeti`` (the version links) in its own mount namespace;
@@ -79,8 +86,11 @@ class FreshFs:
 class Bind:
     source: str
     target: str
+    make_target: bool = False  # create the target directory first
 
     def apply(self) -> None:
+        if self.make_target:
+            os.makedirs(self.target, exist_ok=True)
         ns.mount(self.source, self.target, None, ns.MS_BIND | ns.MS_REC)
 
     def describe(self) -> str:
@@ -177,16 +187,30 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
         Overlay("/etc", lower=("/etc",), upper=str(paths.etc_upper),
                 work=str(paths.overlay_work / "etc")),
         Bind(str(paths.console_log), "/dev/console"),
-        Bind(str(paths.srv), "/srv"),
     ]
     if os.path.isdir(SYSTEM_CA_DIR):
         ops.append(Bind(str(paths.empty_ssl_certs), SYSTEM_CA_DIR))
-    for sub, target in (("root", "/root"), ("var-lib-ganeti", "/var/lib/ganeti"),
-                        ("var-log-ganeti", "/var/log/ganeti")):
+    ops += cover(paths, paths.srv, "/srv")
+    for source, target in ((paths.private / "var-lib-ganeti", "/var/lib/ganeti"),
+                           (paths.private / "var-log-ganeti", "/var/log/ganeti"),
+                           (paths.private / "root", "/root")):
         if os.path.isdir(target):
-            ops.append(Bind(str(paths.private / sub), target))
+            ops += cover(paths, source, target)
     ops += shim_overlays(paths.shims, shim_targets)
     return ops
+
+
+def cover(paths: ClusterPaths, source: Path, target: str) -> list[MountOp]:
+    """Bind ``source`` over ``target``, keeping the cluster directory
+    visible at its own path if it lies below ``target``."""
+    here = os.path.realpath(paths.dir)
+    below = os.path.relpath(here, os.path.realpath(target))
+    if below == "." or below.startswith(".."):
+        return [Bind(str(source), target)]
+    # The mount point lies inside the cluster directory itself (below
+    # source); a recursive bind copies the tree before mounting, so no loop.
+    return [Bind(here, os.path.join(str(source), below), make_target=True),
+            Bind(str(source), target)]
 
 
 def plan_node_mounts(paths: ClusterPaths, node: str, own_network: bool = False,

@@ -193,6 +193,11 @@ class ClusterService:
             await self.forget_runtime_addresses(node)
             return {"ok": True}
         if op == "kill":
+            if not self.is_running(node, daemon):
+                why = " (the node is stopped)" if node in self.stopped_nodes else ""
+                return {"ok": False, "error": f"{daemon} is not running on {node}{why}",
+                        "hint": f"see 'vcluster-ns status'; 'vcluster-ns node start {node}' "
+                                "starts a stopped node"}
             d = await self.supervisor.kill(node, daemon)
             if d is None:
                 return {"ok": False, "error": f"{daemon} is not running on {node}"}
@@ -237,8 +242,13 @@ class ClusterService:
             commands = [c for n in nodes
                         for c in self.faults.set_netem(n, action, msg.get("value", ""))]
         for argv in commands:
-            result = await trio.run_process(argv, check=False, capture_stdout=True,
-                                            capture_stderr=True, stdin=subprocess.DEVNULL)
+            try:
+                result = await trio.run_process(argv, check=False, capture_stdout=True,
+                                                capture_stderr=True, stdin=subprocess.DEVNULL)
+            except FileNotFoundError:
+                return {"ok": False, "code": int(ExitCode.ENVIRONMENT),
+                        "error": f"{argv[0]} is not installed (searched {os.environ.get('PATH')})",
+                        "hint": "install iproute2 (apt-get install iproute2)"}
             if result.returncode != 0:
                 stderr = result.stderr.decode(errors="replace").strip()
                 if action in ("delay", "loss"):

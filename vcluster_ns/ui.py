@@ -16,7 +16,8 @@ STATE_COLORS = {
     "running": "green", "ok": "green", "master": "green",
     "starting": "cyan", "backoff": "yellow", "stopped": "yellow", "warn": "yellow",
     "not-master": "bright_black", "failed": "red", "fail": "red", "down": "red",
-    "up": "green",
+    "up": "green", "incomplete": "yellow", "booting": "cyan", "initialising": "cyan",
+    "joining": "cyan", "stopping": "yellow",
 }
 
 

@@ -296,7 +296,7 @@ def test_commands_on_a_down_cluster(unchanged, args):
 
 def test_logs_of_an_unknown_daemon(unchanged):
     result = unchanged("logs", "node1", "foo", check=False)
-    assert_one_error_line(result, 2, "no logs for 'foo' on node1 (daemons: ")
+    assert_one_error_line(result, 2, "unknown daemon 'foo' (daemons: noded, ")
 
 
 @pytest.mark.parametrize("args,field", [

@@ -132,3 +132,22 @@ def test_require_raises_environment_error_with_the_fix():
         doctor.require(300, FakeMachine())
     assert info.value.exit_code == 4
     assert "sysctl -w fs.inotify.max_user_instances" in info.value.one_line()
+
+
+def test_missing_tc_is_not_advised_as_a_missing_kernel_module():
+    """Issue 14: without tc (or with tc outside the caller's PATH, which the
+    probe no longer relies on), modprobe is the wrong advice."""
+    check = doctor.check_netem(FakeMachine(netem_error=doctor.NO_TC), 3)
+    assert check.status == doctor.WARN
+    assert "iproute2" in check.fix and "modprobe" not in check.fix
+
+
+def test_netem_probe_finds_tc_without_the_callers_path(monkeypatch):
+    import shutil
+    from vcluster_ns.shims.common import BASE_PATH, search_path
+    monkeypatch.setenv("PATH", "/nonexistent")
+    if shutil.which("tc", path=BASE_PATH) is None:
+        pytest.skip("tc is not installed here")
+    assert doctor.netem_error() != doctor.NO_TC  # found in BASE_PATH, not in PATH
+    assert search_path("/usr/bin:/bin:/opt/x").split(":") == BASE_PATH.split(":") + ["/opt/x"]
+    assert search_path("").split(":") == BASE_PATH.split(":")

@@ -279,3 +279,14 @@ def test_host_os_definitions_are_linked_into_the_cluster(tmp_path):
     assert os.readlink(cluster_os / "noop") == str(host / "noop")
     assert not (cluster_os / "dummy").is_symlink()  # the cluster's own stays
     assert install.link_host_os_definitions(cluster_os, [str(host)]) == []  # idempotent
+
+
+def test_a_deprecated_option_that_only_warns_is_not_accepted(tmp_path):
+    options = ('NOIPCHECK_OPT = cli_option("--no-ip-check",\n'
+               '    action="callback", callback=WarnDeprecatedOption, help="x")\n'
+               'NAMECHECK_OPT = cli_option("--name-check", dest="name_check")\n'
+               'NONAMECHECK_OPT = cli_option("--no-name-check", dest="name_check",\n'
+               '    action="store_false")\n')
+    inst = install.from_tree(fake_tree(tmp_path / "t", options=options))
+    assert inst.instance_add_no_checks() == ["--no-name-check"]
+    assert inst.accepts("gnt-instance", "--name-check")

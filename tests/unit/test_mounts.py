@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from vcluster_ns import mounts
 from vcluster_ns import namespaces as ns
 from vcluster_ns.layout import ClusterPaths
@@ -99,7 +101,31 @@ def test_plan_cluster_mounts_binds_private_dirs_that_exist():
     for op in ops:
         if isinstance(op, Bind):
             assert op.source.startswith("/r/c1/")
-    assert "/tmp" not in {getattr(op, "target", None) for op in ops}
+    # /tmp stays the host's (vcluster-ns itself may run from there): TMPDIR
+    # points into the cluster instead
+    assert "/tmp" not in binds
+
+
+@pytest.mark.parametrize("root", ["/root/.local/share/vcluster-ns", "/tmp/pytest-of-u/t0"])
+def test_a_private_dir_over_the_cluster_directory_keeps_it_visible(root):
+    """Root's default root lies below /root, a test's below /tmp: binding the
+    private /root or /tmp over it would hide the cluster (issue 14, item 3)."""
+    from vcluster_ns.mounts import cover
+    paths = ClusterPaths(Path(root) / "c1")
+    target = "/" + root.split("/")[1]
+    source = paths.private / "root" if target == "/root" else paths.tmp
+    ops = cover(paths, source, target)
+    rel = os.path.relpath(str(paths.dir), target)
+    assert ops == [Bind(str(paths.dir), f"{source}/{rel}", make_target=True),
+                   Bind(str(source), target)]
+    # the rebind comes first, so the cluster directory is reachable at its
+    # own path once the private directory covers the target
+    if target == "/root" and os.path.isdir("/root"):
+        plan = plan_cluster_mounts(paths, [])
+        binds = [op for op in plan if isinstance(op, Bind)]
+        assert binds.index(ops[0]) == binds.index(ops[1]) - 1
+    assert cover(ClusterPaths(Path("/srv2/c1")), paths.srv, "/srv") == [
+        Bind(str(paths.srv), "/srv")]  # /srv2 is not below /srv
 
 
 def test_plan_node_mounts():

@@ -147,6 +147,52 @@ def is_transient_add_error(last_line: str) -> bool:
     return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
 
 
+def has_configuration(node_root) -> bool:
+    """Has ``gnt-cluster init`` written the configuration on this node?
+    (Ganeti's own "already initialised" test, ConfigWriter.IsCluster.)"""
+    return (node_root / "var/lib/ganeti/config.data").is_file()
+
+
+# What a node's var/lib/ganeti holds before init, and keeps: vcluster-ns's
+# ensure-dirs marker and the RAPI users file the supervisor writes at boot.
+KEPT_BEFORE_INIT = (".vcluster-ns-dirs", "rapi/users")
+
+
+def clear_unfinished_init(node_root) -> None:
+    """Undo an init that wrote the configuration but was killed before the
+    certificates (InitCluster: InitConfig, ssconf, then the crypto).  Up to
+    there it started no daemon and no other node saw the cluster, so its
+    files are all there is of it; Ganeti refuses a second init while
+    config.data exists."""
+    data = node_root / "var/lib/ganeti"
+    for path in sorted(data.rglob("*"), reverse=True):
+        if path.is_dir() or str(path.relative_to(data)) in KEPT_BEFORE_INIT:
+            continue
+        path.unlink()
+
+
+# gnt-job list statuses of jobs that are not over yet.
+UNFINISHED_JOB_STATES = ("queued", "waiting", "running", "canceling")
+# The summary of gnt-node add's job (OpNodeAdd), e.g. NODE_ADD(node2).
+NODE_ADD_SUMMARY = "NODE_ADD("
+# How long an initialised master may take to answer gnt-node list.
+MASTER_ANSWER_TIMEOUT = 60.0
+
+
+class MasterNotAnswering(OperationFailed):
+    """An initialised master that never answers.  After an init cut past its
+    certificates nothing can finish it (init refuses to run twice): the
+    recovery is a new cluster."""
+
+    def __init__(self, master: str, cluster: str, detail: str = ""):
+        last = detail.strip().splitlines()[-1] if detail.strip() else ""
+        super().__init__(
+            f"Ganeti on {master} does not answer gnt-node list" + (f" ({last})" if last else ""),
+            f"if an interrupted up cut its gnt-cluster init, start afresh with 'vcluster-ns "
+            f"--cluster {cluster} destroy --yes' and 'vcluster-ns --cluster {cluster} up'; "
+            f"otherwise see 'vcluster-ns logs {master}'")
+
+
 def node_list_argv() -> list[str]:
     return ["gnt-node", "list", "--no-headers", "-o", "name"]
 
@@ -162,13 +208,19 @@ class Bootstrap:
         master_root = self.vc.paths.node_root(spec.master_node)
         restarting = is_initialised(master_root)
         if not restarting:
+            if has_configuration(master_root):
+                self.vc.progress(f"gnt-cluster init on {spec.master_node} was interrupted "
+                                 "before it made the certificates: starting it afresh")
+                clear_unfinished_init(master_root)
             self.vc.progress(f"gnt-cluster init on {spec.master_node}")
             with self.vc.phase("gnt-cluster init"):
                 self.init_cluster(spec)
         master = master_of(master_root) or spec.master_node
+        if restarting:  # an interrupted 'up' may have left adds in the queue
+            self.finish_interrupted_jobs(master)
         if spec.groups:
             self.add_groups(master, spec)
-        members = set(self.node_list(master))
+        members = set(self.members(master, spec))
         missing = [n for n in spec.node_names if n not in members]
         if missing:
             with self.vc.phase("node adds"):
@@ -180,8 +232,6 @@ class Bootstrap:
             self.vc.progress(f"starting confd and mond on {len(missing)} new nodes")
             with self.vc.phase("new nodes' daemons"):
                 self.vc.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
-        if restarting:
-            self.finish_interrupted_jobs(master)
         self.vc.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
@@ -219,7 +269,8 @@ class Bootstrap:
         self.vc.paths.seeded_file.write_text(f"{count}\n")
 
     def init_cluster(self, spec: ClusterSpec) -> None:
-        add_route = cluster_ip_route_argv(spec, "add")
+        # replace, not add: an init interrupted before its 'del' left the route
+        add_route = cluster_ip_route_argv(spec, "replace")
         if add_route:
             self.run_checked(spec.master_node, add_route)
         try:
@@ -242,6 +293,30 @@ class Bootstrap:
         if running:
             self.vc.progress(f"ending {len(running)} job(s) interrupted by the last down")
             self.vc.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
+        # Node adds still alive (of an 'up' that was interrupted while the
+        # cluster ran on) finish first: adding their nodes again would fail
+        # with "already in the cluster".  Other jobs are the user's business.
+        listing = self.vc.run(master, "gnt-job", "list", "--no-headers",
+                              "-o", "id,status,summary")
+        pending = [words[0] for words in map(str.split, listing.stdout.splitlines())
+                   if len(words) >= 3 and words[1] in UNFINISHED_JOB_STATES
+                   and words[2].startswith(NODE_ADD_SUMMARY)]
+        if pending:
+            self.vc.progress(f"waiting for {len(pending)} unfinished node add(s)")
+            for job in pending:
+                self.vc.run(master, "gnt-job", "watch", job, timeout=BOOT_TIMEOUT)
+
+    def members(self, master: str, spec: ClusterSpec) -> list[str]:
+        """The master's node list; an initialised master that never answers
+        was cut off by an interrupted init (or worse): say how to recover."""
+        deadline = time.monotonic() + MASTER_ANSWER_TIMEOUT
+        while True:
+            result = self.vc.run(master, *node_list_argv())
+            if result.returncode == 0:
+                return result.stdout.split()
+            if time.monotonic() > deadline:
+                raise MasterNotAnswering(master, self.vc.name, (result.stderr or result.stdout))
+            time.sleep(0.5)
 
     def add_nodes(self, master: str, nodes: list[str]) -> None:
         """``gnt-node add`` for every node, several at a time.

@@ -43,6 +43,16 @@ ON_DEMAND = ("ganeti-metad",)
 SKIPPED = {"ganeti-kvmd": "exits at once unless the KVM hypervisor is enabled"}
 ALL_DAEMONS = START_ORDER + ON_DEMAND + tuple(SKIPPED)
 
+# Ganeti's own log files of each daemon, below /var/log/ganeti: the names
+# of constants.DAEMONS_LOGBASE and DAEMONS_EXTRA_LOGBASE (2.x and 3.x alike).
+LOG_BASES = {
+    "ganeti-noded": ("node-daemon",), "ganeti-confd": ("conf-daemon",),
+    "ganeti-wconfd": ("wconf-daemon",), "ganeti-luxid": ("luxi-daemon",),
+    "ganeti-rapi": ("rapi-daemon",), "ganeti-metad": ("meta-daemon",),
+    "ganeti-mond": ("monitoring-daemon", "monitoring-daemon-access", "monitoring-daemon-error"),
+    "ganeti-kvmd": ("kvm-daemon",),
+}
+
 PORTS = {"ganeti-noded": 1811, "ganeti-rapi": 5080, "ganeti-mond": 1815}
 UDP_PORTS = {"ganeti-confd": 1814}
 SOCKETS = {"ganeti-wconfd": "ganeti-wconfd", "ganeti-luxid": "ganeti-query",
@@ -129,6 +139,11 @@ def rapi_certificate(node_root: Path) -> Path:
 
 def render_rapi_users(password: str) -> str:
     return f"# Written by vcluster-ns\n{RAPI_USER} {password} write\n"
+
+
+def log_files(node_root: Path, daemon: str) -> list[Path]:
+    """Ganeti's own log files of ``daemon`` on the node (whether they exist yet or not)."""
+    return [node_root / "var/log/ganeti" / f"{base}.log" for base in LOG_BASES.get(daemon, ())]
 
 
 def pid_file(node_root: Path, daemon: str) -> Path:

@@ -117,19 +117,24 @@ class Installation:
         return first[2:].split()[0] if first[2:].split() else None
 
     def accepts(self, command: str, option: str) -> bool:
-        """Does this version's ``command`` (``gnt-instance``, ...) know ``option``?
+        """Does this version's ``command`` (``gnt-instance``, ...) honour ``option``?
 
-        Read from its client module: options come and go between versions
-        (3.1 dropped ``gnt-instance add --no-name-check``)."""
+        Read from its client modules: options come and go between versions
+        (3.1 made ``gnt-instance add --no-name-check`` a deprecated no-op that
+        only warns: that counts as not accepted)."""
         module = self.python_package / "client" / (command.replace("-", "_") + ".py")
-        cli = self.python_package / "cli_opts.py"
-        name = option.lstrip("-")
-        for source in (module, cli, self.python_package / "cli.py"):
+        name = f'"--{option.lstrip("-")}"'
+        for source in (module, self.python_package / "cli_opts.py",
+                       self.python_package / "cli.py"):
             try:
-                if f'"--{name}"' in source.read_text(errors="replace"):
-                    return True
+                text = source.read_text(errors="replace")
             except OSError:
                 continue
+            at = text.find(name)
+            if at < 0:
+                continue
+            definition = text[at:].split("cli_option(", 1)[0]
+            return "WarnDeprecatedOption" not in definition
         return False
 
     def qa_dir(self) -> Path | None:
@@ -145,7 +150,8 @@ class Installation:
 
     def instance_add_no_checks(self) -> list[str]:
         """What ``gnt-instance add`` needs for names not in DNS: 3.0 checks
-        names and IPs unless told not to; 3.1 dropped both options."""
+        names and IPs unless told not to; 3.1 checks neither by default and
+        only warns about the two options."""
         return [o for o in ("--no-name-check", "--no-ip-check")
                 if self.accepts("gnt-instance", o)]
 

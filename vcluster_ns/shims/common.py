@@ -16,6 +16,16 @@ BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LOCALHOST = ("localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1", "::1")
 
 
+def search_path(caller: str | None = None) -> str:
+    """PATH for the cluster's own processes: the system directories first
+    (an ordinary Debian user's PATH lacks /usr/sbin, where tc and ip live),
+    then whatever else the caller had."""
+    dirs = BASE_PATH.split(":")
+    extra = [d for d in (caller if caller is not None else os.environ.get("PATH", "")).split(":")
+             if d and d not in dirs]
+    return ":".join(dirs + extra)
+
+
 class Cluster:
     def __init__(self, cluster_dir: str):
         self.paths = ClusterPaths(Path(cluster_dir))

@@ -1,0 +1,146 @@
+"""An interrupted ``up`` finishes: SIGKILL or SIGINT of ``up`` at chosen
+points (picked from its progress lines and the files init writes, never by
+sleeping), then ``up`` once more gives a whole cluster, or the one-line
+recovery message; two ``up`` at once give one cluster."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from helpers import Cli, unique_name, verify_errors, wait_for
+
+pytestmark = pytest.mark.ganeti
+
+
+def interrupt_up_at(cli: Cli, marker: str, signum: int, *args: str) -> str:
+    """Start ``up``, send ``signum`` once a progress line contains ``marker``."""
+    proc = subprocess.Popen(cli.argv("up", *args), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if marker in line:
+                proc.send_signal(signum)
+                break
+        else:
+            raise AssertionError(f"up ended before {marker!r}: {''.join(seen)}")
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return "".join(seen)
+
+
+def interrupt_up_when(cli: Cli, condition, signum: int, *args: str) -> None:
+    """Start ``up``, send ``signum`` as soon as ``condition()`` holds."""
+    with open(cli.root.parent / "up.err", "w") as err:
+        proc = subprocess.Popen(cli.argv("up", *args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_for(lambda: condition() or proc.poll() is not None, 300, 0.01, "the moment")
+        assert proc.poll() is None, (cli.root.parent / "up.err").read_text()
+        proc.send_signal(signum)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def members(cli: Cli) -> set[str]:
+    out = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "name", check=False)
+    return set(out.stdout.split())
+
+
+@pytest.fixture
+def cli(tmp_path_factory):
+    # a short root: Ganeti's unix sockets lie below every node's directory
+    cli = Cli(tmp_path_factory.mktemp("lc") / "c", unique_name("lc"))
+    yield cli
+    cli("destroy", "--yes", check=False)  # disk space: these clusters serve one test
+
+
+def test_sigkill_of_up_during_node_adds_then_up_finishes(cli):
+    interrupt_up_at(cli, "gnt-node add node", signal.SIGKILL, "--nodes", "3")
+    info = json.loads(cli("status", "--json").stdout)
+    assert info["state"] in ("incomplete", "up"), info
+    if info["state"] == "incomplete":
+        assert info["missing"], info
+    again = cli("up")
+    assert "already up" not in again.stdout or info["state"] == "up"
+    assert members(cli) == {"node1", "node2", "node3"}
+    assert json.loads(cli("status", "--json").stdout)["state"] == "up"
+    assert verify_errors(cli) == []
+    assert "already up" in cli("up").stdout  # now it is whole
+    # the same whole cluster serves the checks of 'logs' and 'run master'
+    for daemon, base in (("noded", "node-daemon"), ("confd", "conf-daemon"),
+                         ("wconfd", "wconf-daemon"), ("luxid", "luxi-daemon"),
+                         ("rapi", "rapi-daemon"), ("mond", "monitoring-daemon")):
+        out = cli("logs", "node1", daemon).stdout
+        assert f"/var/log/ganeti/{base}.log <==" in out, (daemon, out)
+    assert "node-daemon.log <==" in cli("logs", "node3", "noded").stdout
+    assert cli("run", "master", "gnt-instance", "list").returncode == 0
+    refused = cli("run", "node2", "gnt-instance", "list", check=False)
+    assert refused.returncode != 0 and "This is not the master node" in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "hint: node2 is not the master; 'vcluster-ns run master gnt-instance list'")
+
+
+def test_sigkill_once_init_wrote_the_configuration_then_up_finishes(cli):
+    """The cut that init itself cannot redo ("Cluster is already initialised"):
+    killed once config.data exists.  up clears what that init left (or, if
+    it got past its certificates, finishes it by starting the master's
+    daemons), or names the recovery in one line."""
+    config = cli.dir / "node1/var/lib/ganeti/config.data"
+    interrupt_up_when(cli, config.exists, signal.SIGKILL, "--nodes", "2")
+    again = cli("up", check=False)
+    if again.returncode != 0:
+        lines = again.stderr.strip().splitlines()
+        assert lines[-1].startswith("Error: Ganeti on node1 does not answer"), lines
+        assert "destroy --yes" in lines[-1] and "Traceback" not in again.stderr
+        print("recovery message:", lines[-1])
+        cli("destroy", "--yes")
+        cli("up", "--nodes", "2")
+    else:
+        print("resumed:", again.stderr)
+    assert members(cli) == {"node1", "node2"}
+    assert verify_errors(cli) == []
+
+
+def test_sigkill_before_init_then_sigint_during_init_then_up_finishes(cli):
+    interrupt_up_at(cli, "starting namespaces and supervisor", signal.SIGKILL, "--nodes", "2")
+    # The launcher it started goes on booting.  The next up must neither
+    # start a second cluster nor call an uninitialised one "already up":
+    # it is interrupted in turn (SIGINT, as Ctrl-C) when its init starts.
+    seen = interrupt_up_at(cli, "gnt-cluster init on", signal.SIGINT)
+    assert "already up" not in seen
+    # Then two up at once: one finishes the cluster, the other waits for it
+    # and finds it whole.
+    procs = [subprocess.Popen(cli.argv("up"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    if any(p.returncode != 0 for p in procs):
+        last = [err.strip().splitlines()[-1] for _, err in outs if err.strip()]
+        assert all("destroy --yes" in line for line in last), outs
+        print("recovery message:", last[0])
+        cli("destroy", "--yes")
+        cli("up", "--nodes", "2")
+    else:
+        assert sum("already up" in out for out, _ in outs) == 1, outs
+    assert members(cli) == {"node1", "node2"}
+    assert verify_errors(cli) == []
+    # one cluster: one pid 1, one supervisor, one set of Ganeti daemons
+    processes = cli.cluster_processes().values()
+    for title in ("init", "supervisor"):
+        assert sum(cmd == f"vcluster-ns {title} {cli.cluster} {cli.dir}"
+                   for cmd in processes) == 1, title
+    assert sum("ganeti-confd" in cmd for cmd in processes) == 2  # noded forks per request
+    assert sum("ganeti-wconfd" in cmd for cmd in processes) == 1
+    cli("down")
+    assert wait_for(lambda: not cli.cluster_processes(), 60, what="nothing left after down")
