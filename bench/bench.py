@@ -27,6 +27,9 @@ Measured:
   7. the cost of a network namespace per node: `up --no-init` of the same
      size in isolated and shared mode (namespaces, cables and mounts only),
      wall time and memory (MemAvailable and kernel slab drop), per node.
+  9. (only this, with --seed M) `up` of a cluster file with M seeded
+     diskless instances (started), spread over --seed-nodes nodes of 8 GiB
+     and 8 CPUs each: wall time, the seeding phase, instances per second.
 
 With ``--modes isolated,shared`` tables 1 and 3 have a row per mode.
 """
@@ -355,6 +358,28 @@ def report_failed_jobs(vc: VirtualCluster, master: str, limit: int = 3) -> None:
         print(f"  job {job}: {' | '.join(errors)}", file=sys.stderr)
 
 
+def seed_run(root: Path, nodes: int, count: int, network: str) -> list:
+    """Table 9: up with ``count`` seeded instances (the cluster file's
+    [instances]: one SubmitManyJobs call, 10 opcodes per job, started)."""
+    names = [f"node{i}" for i in range(1, nodes + 1)]
+    spec = ClusterSpec(name="seed", nodes=nodes, network=network, instances=count,
+                       node_settings={n: {"memory": 8192, "cpus": 8} for n in names},
+                       seed={"count": count, "template": "diskless", "memory": 64})
+    vc = VirtualCluster("seed", root)
+    start = time.perf_counter()
+    vc.up(spec)
+    wall = time.perf_counter() - start
+    seeding = vc.timings.get("seeded instances", 0.0)
+    listed = vc.run(vc.master, "gnt-instance", "list", "--no-headers", "-o", "status",
+                    check=True).stdout.split()
+    running = listed.count("running")
+    note(f"up with {count} seeded instances on {nodes} nodes: wall {wall:.1f} s, "
+         f"seeding {seeding:.1f} s, {running} running")
+    vc.destroy()
+    return [nodes, count, running, f"{wall:.1f}", f"{seeding:.1f}",
+            f"{running / seeding:.2f}" if seeding else "-"]
+
+
 def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
              network: str) -> list[list]:
     """Table 8: the same bring-up on each Ganeti installation, back to back."""
@@ -398,12 +423,28 @@ def main() -> int:
                         help="node counts for the shared-mode rows (default: --sizes)")
     parser.add_argument("--isolation-size", type=int, default=100,
                         help="node count for table 7 (0: skip)")
+    parser.add_argument("--seed", type=int, default=0, metavar="M",
+                        help="measure only table 9: up with M seeded instances")
+    parser.add_argument("--seed-nodes", type=int, default=10)
     parser.add_argument("--ganeti-trees", default=None, metavar="LABEL=PATH,...",
                         help="only table 8: bring-up and idle memory at --sizes on each "
                              "Ganeti installation (an empty PATH: the system's)")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
+    if args.seed:
+        root = Path(tempfile.mkdtemp(prefix="vcb-"))
+        print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
+              f"{os.cpu_count()} cores, {os.uname().release}")
+        try:
+            row = seed_run(root, args.seed_nodes, args.seed, args.network)
+            table(f"9. up with {args.seed} seeded diskless instances (cluster file "
+                  "[instances], one bulk submission, 10 opcodes per job, started)",
+                  ["nodes", "instances", "running", "up wall (s)", "seeding (s)",
+                   "instances/s"], [row])
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     base_text = args.sizes if args.baseline_sizes is None else args.baseline_sizes
     base_sizes = [int(s) for s in base_text.split(",") if s]

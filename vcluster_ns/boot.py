@@ -59,7 +59,8 @@ def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
 
 
 def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
-                      ipr=None, binds: list[tuple[str, str]] = ()) -> int:
+                      ipr=None, binds: list[tuple[str, str]] = (),
+                      disk_mib: int | None = None) -> int:
     """Give ``node`` its own namespaces, held by a tiny anchor process.
 
     The child unshares its mount namespace (and, in isolated mode, its
@@ -90,7 +91,7 @@ def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
                     os._exit(1)
                 netns.configure_node(node_net)
             mounts.apply_ops(mounts.plan_node_mounts(paths, node, own_network=bool(node_net),
-                                                     binds=binds))
+                                                     binds=binds, disk_mib=disk_mib))
             os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
             os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
@@ -126,8 +127,24 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     from pyroute2 import IPRoute
     with IPRoute() as ipr:  # one netlink socket for every node's cables
         for node in spec.node_names:
+            binds = ganeti_install.node_binds(paths.node_root(node))
             start_node_anchor(paths, node, plan, ipr,
-                              binds=ganeti_install.node_binds(paths.node_root(node)))
+                              binds=[*binds, *write_node_proc_files(paths, spec, node)],
+                              disk_mib=spec.settings_of(node).get("disk"))
+
+
+def write_node_proc_files(paths: ClusterPaths, spec: ClusterSpec,
+                          node: str) -> list[tuple[str, str]]:
+    """Render the node's own /proc/meminfo and /proc/cpuinfo (when it has a
+    memory size or CPU count); returns the (file, /proc path) pairs to bind."""
+    from .ganeti.resources import node_proc_files
+    binds = []
+    for target, content in node_proc_files(spec.settings_of(node)).items():
+        path = mounts.node_proc_file(paths, node, target)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(content)
+        binds.append((str(path), target))
+    return binds
 
 
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,

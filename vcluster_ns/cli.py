@@ -154,10 +154,16 @@ def main(ctx, cluster, root):
 @click.option("--reset", is_flag=True,
               help="With --from-snapshot: replace this existing cluster (it must be down) "
                    "by the snapshot.")
+@click.option("--file", "-f", "cluster_file", metavar="FILE",
+              help="A cluster file (TOML, see docs/topology.md): per-node memory, CPUs "
+                   "and disk, node groups, instances; options given here override it.")
+@click.option("--dump-config", is_flag=True,
+              help="Print the effective cluster file of this cluster (if it exists, else "
+                   "of the one up would create) and exit.")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
        network_mode, secondary_network, ganeti_tree, ganeti_extra, as_json, no_init,
-       snapshot_name, reset):
+       snapshot_name, reset, cluster_file, dump_config):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0; one that is up
@@ -181,16 +187,38 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
                                "rapi_port", "network_mode", "secondary_network")
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     vc = obj.cluster()
+    options = dict(nodes=nodes, network=network, domain=domain, instances=instances,
+                   watcher_interval=watcher_interval, rapi_port=rapi_port,
+                   network_mode=network_mode, secondary_network=secondary_network)
+    file_fields = None
+    if cluster_file:  # the file, with the options given here applied over it
+        from . import clusterfile
+        file_fields = clusterfile.load(cluster_file, {k: v for k, v in options.items()
+                                                      if k in given})
+        given |= set(file_fields)
+        from_file = ganeti_tree is None and "ganeti" in file_fields or \
+            not ganeti_extra and "ganeti_extra" in file_fields
+        ganeti_tree = ganeti_tree if ganeti_tree is not None else file_fields.pop("ganeti", None)
+        ganeti_extra = ganeti_extra or tuple(file_fields.pop("ganeti_extra", ()))
     ganeti_fields = {}
     if ganeti_tree is not None or ganeti_extra:
         from .ganeti import install
-        ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
+        try:
+            ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
+        except VclusterError as exc:
+            if file_fields is None or not from_file:
+                raise
+            raise type(exc)(f"{Path(cluster_file).name}: {exc.message}", exc.hint) from None
         given |= {"ganeti", "ganeti_extra"}
-    spec = ClusterSpec(name=obj.cluster_name, nodes=nodes, network=network,
-                       domain=domain, instances=instances,
-                       watcher_interval=watcher_interval, rapi_port=rapi_port,
-                       network_mode=network_mode, secondary_network=secondary_network,
-                       **ganeti_fields)
+    if file_fields is not None:
+        spec = clusterfile.make_spec(cluster_file, obj.cluster_name,
+                                     {**file_fields, **ganeti_fields})
+    else:
+        spec = ClusterSpec(name=obj.cluster_name, **options, **ganeti_fields)
+    if dump_config:
+        from . import clusterfile
+        click.echo(clusterfile.dump(vc.spec() if vc.exists() else spec), nl=False)
+        return
     if snapshot_name:
         started = vc.from_snapshot(snapshot_name, spec, given, reset=reset, init=not no_init)
     else:
@@ -260,6 +288,18 @@ def shell(obj: Context, node, command):
     sys.exit(vc.run_foreground(target, argv, cwd="/root"))
 
 
+def _echo_resources(nodes: list[dict]) -> None:
+    """Each node's group, memory, CPUs and disk as Ganeti is told them."""
+    from .ganeti.resources import format_mib
+    rows = [[n["name"], n.get("group") or "default",
+             format_mib(n["memory_mib"]) if n.get("memory_mib") else "host",
+             str(n["cpus"]) if n.get("cpus") else "host",
+             format_mib(n["disk_mib"]) if n.get("disk_mib") else "host"] for n in nodes]
+    click.echo()
+    for line in ui.table(rows, ["NODE", "GROUP", "MEMORY", "CPUS", "DISK"]):
+        click.echo(line)
+
+
 def _master(vc: VirtualCluster) -> str:
     try:
         return vc.status().get("master") or vc.spec().master_node
@@ -313,6 +353,7 @@ def status(obj: Context, as_json):
     for line in ui.table(rows, ["NODE", "ADDRESS", "ROLE", "DAEMON", "STATE", "PID",
                                 "RESTARTS", "UPTIME", "STARTED BY"], colour_column=4):
         click.echo(line)
+    _echo_resources(info["nodes"])
     faults = [(n["name"], f) for n in info["nodes"] for f in n.get("faults") or []]
     if faults:
         click.echo("\nnetwork faults (undo with 'vcluster-ns net heal'):")

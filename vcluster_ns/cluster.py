@@ -658,7 +658,8 @@ class VirtualCluster:
             shown = state if state in lifecycle.PHASES else lifecycle.DOWN
             return {"cluster": self.name, "state": shown, "lifecycle": state,
                     "directory": str(self.paths.dir), "ganeti": ganeti_info,
-                    "nodes": [{"name": n, "address": str(ip)} for n, ip in spec.node_ips.items()]}
+                    "nodes": [{"name": n, "address": str(ip), **node_resources(spec, n)}
+                              for n, ip in spec.node_ips.items()]}
         answer = self.call({"op": "status"})
         answer.pop("ok", None)
         missing = STATUS_KEYS - answer.keys()
@@ -667,6 +668,9 @@ class VirtualCluster:
                 f"the supervisor at {self.paths.control_socket} answered garbage "
                 f"(status without {', '.join(sorted(missing)) or 'a node list'})",
                 "see supervisor.log in the cluster directory; 'vcluster-ns down' and 'up' again")
+        for node in answer["nodes"]:
+            if isinstance(node, dict) and node.get("name") in spec.node_names:
+                node.update(node_resources(spec, node["name"]))
         info = {"state": state, "lifecycle": state, "directory": str(self.paths.dir),
                 "pid": self.pid1(), "ganeti": ganeti_info, **answer}
         if state == lifecycle.INCOMPLETE:
@@ -798,6 +802,13 @@ def _some(names: list[str], most: int = 5) -> str:
     """A list for one line: the first few, then how many more."""
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def node_resources(spec: ClusterSpec, node: str) -> dict:
+    """A node's group and configured figures for ``status`` (None: the host's)."""
+    settings = spec.settings_of(node)
+    return {"group": spec.group_of(node), "memory_mib": settings.get("memory"),
+            "cpus": settings.get("cpus"), "disk_mib": settings.get("disk")}
 
 
 def _read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]:

@@ -134,6 +134,11 @@ class ClusterPaths:
     def logs(self) -> Path:
         return self.dir / "logs"
 
+    @property
+    def seeded_file(self) -> Path:
+        """Written once ``up`` has created a cluster file's instances."""
+        return self.dir / "seeded"
+
     def node_root(self, node: str) -> Path:
         return self.dir / node
 

@@ -120,7 +120,25 @@ class Overlay:
         return f"{kind} overlay on {self.target} ({self.options()})"
 
 
-MountOp = MakePrivate | FreshFs | Bind | Overlay
+@dataclasses.dataclass(frozen=True)
+class SizedTmpfs:
+    """A tmpfs of ``size_mib`` on ``target``, filled with a sparse copy of
+    ``fill_from`` (filestore.py says why)."""
+    target: str
+    size_mib: int
+    fill_from: str
+
+    def apply(self) -> None:
+        ns.mount("tmpfs", self.target, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV,
+                 f"size={self.size_mib}m,mode=0755")
+        from .filestore import sync_tree
+        sync_tree(self.fill_from, self.target)
+
+    def describe(self) -> str:
+        return f"a {self.size_mib} MiB tmpfs on {self.target}, filled from {self.fill_from}"
+
+
+MountOp = MakePrivate | FreshFs | Bind | Overlay | SizedTmpfs
 
 # sysfs shows the network devices of the namespace that mounts it.
 FRESH_SYSFS = FreshFs("sysfs", "/sys", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC | ns.MS_RDONLY)
@@ -196,18 +214,32 @@ def cover(paths: ClusterPaths, source: Path, target: str) -> list[MountOp]:
 
 
 def plan_node_mounts(paths: ClusterPaths, node: str, own_network: bool = False,
-                     binds: list[tuple[str, str]] = ()) -> list[MountOp]:
+                     binds: list[tuple[str, str]] = (),
+                     disk_mib: int | None = None) -> list[MountOp]:
     """``own_network``: the node has its own network namespace, so it gets a
     fresh ``/sys`` too (sysfs shows the devices of the namespace that mounts
     it: Ganeti looks up the node's bridge under ``/sys/class/net``).
-    ``binds``: more (source, target) pairs of the node's own."""
+    ``binds``: more (source, target) pairs of the node's own (its rendered
+    ``/proc/meminfo`` too: a file bound over an entry of the cluster's fresh
+    procfs, in this node's mount namespace only).
+
+    ``disk_mib``: the node's file storage is a tmpfs of that size (Ganeti
+    reports its statvfs), filled from the node's directory; without it the
+    directory itself is bound there (the host's filesystem's size)."""
+    storage = str(paths.node_root(node) / "file-storage")
     ops: list[MountOp] = [
-        Bind(str(paths.node_root(node) / "file-storage"), FILE_STORAGE_DIR),
+        SizedTmpfs(FILE_STORAGE_DIR, disk_mib, storage) if disk_mib
+        else Bind(storage, FILE_STORAGE_DIR),
         *(Bind(source, target) for source, target in binds),
     ]
     if own_network:
         ops.append(FRESH_SYSFS)
     return ops
+
+
+def node_proc_file(paths: ClusterPaths, node: str, target: str) -> Path:
+    """Where the node's own copy of ``/proc/<name>`` is kept."""
+    return paths.node_root(node) / "proc" / os.path.basename(target)
 
 
 def apply_ops(ops: list[MountOp]) -> None:

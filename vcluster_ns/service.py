@@ -493,9 +493,27 @@ async def amain(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> i
         log("shutting down: stopping every daemon")
         with trio.move_on_after(60, shield=True):
             await supervisor.stop_all()
+        save_file_storage(paths, spec)
         nursery.cancel_scope.cancel()
     log("all daemons stopped")
     return 0
+
+
+def save_file_storage(paths: ClusterPaths, spec: ClusterSpec) -> None:
+    """Copy the file storage of nodes with a disk size (a tmpfs in the
+    node's mount namespace, reached through its anchor's /proc/PID/root)
+    back into the cluster directory, once their daemons are stopped."""
+    from .filestore import sync_tree
+    from .layout import FILE_STORAGE_DIR
+    for node in spec.node_names:
+        if not spec.settings_of(node).get("disk"):
+            continue
+        try:
+            anchor = int(paths.node_anchor_file(node).read_text())
+            sync_tree(f"/proc/{anchor}/root{FILE_STORAGE_DIR}",
+                      str(paths.node_root(node) / "file-storage"))
+        except (OSError, ValueError) as exc:
+            log(f"saving {node}'s file storage failed: {exc}")
 
 
 async def signal_watch(service: ClusterService) -> None:

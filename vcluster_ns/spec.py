@@ -44,6 +44,12 @@ INSTANCE_HOST_OFFSET = 100
 NETWORK_MODES = ("isolated", "shared")
 DEFAULT_NETWORK_MODE = "isolated"
 
+# Ganeti's node group that gnt-cluster init creates.
+DEFAULT_GROUP = "default"
+# Per-node settings: sizes in MiB, roles at creation.
+NODE_KEYS = ("memory", "memory_reserved", "cpus", "disk", "group",
+             "drained", "offline", "master_capable")
+
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -108,10 +114,18 @@ class ClusterSpec:
     ganeti: str | None = None
     ganeti_version: str | None = None
     ganeti_extra: tuple[str, ...] = ()
+    # Nodes that differ (clusterfile.py; the keys are listed in NODE_KEYS):
+    # per-node settings by full node name, extra node groups, the instances
+    # ``up`` creates (SEED_KEYS) and options of gnt-cluster init (INIT_KEYS).
+    node_settings: dict = dataclasses.field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+    seed: dict | None = None
+    init_params: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # JSON has lists; a frozen spec keeps tuples.
         object.__setattr__(self, "ganeti_extra", tuple(self.ganeti_extra or ()))
+        object.__setattr__(self, "groups", tuple(self.groups or ()))
         for tree in (self.ganeti, *self.ganeti_extra):
             if tree is not None and (not isinstance(tree, str) or not os.path.isabs(tree)):
                 raise InvalidInput(f"invalid Ganeti tree {tree!r}", "give an absolute path")
@@ -153,6 +167,47 @@ class ClusterSpec:
                 f"has {max(available, 0)})",
                 f"use a larger one, e.g. --network {LARGE_NETWORK_EXAMPLE}",
             )
+
+        self._check_topology()
+
+    def _check_topology(self) -> None:
+        """What clusterfile.py checked with key paths, checked again for
+        specs made in Python or read from cluster.json."""
+        for group in self.groups:
+            check_label("node group name", group)
+        if len(set(self.groups)) != len(self.groups) or DEFAULT_GROUP in self.groups:
+            raise InvalidInput(f"duplicate node group in {list(self.groups)}",
+                               f"name each group once ({DEFAULT_GROUP!r} always exists)")
+        names = set(self.node_names)
+        for node, settings in self.node_settings.items():
+            if node not in names:
+                raise InvalidInput(f"settings for unknown node {node!r}",
+                                   f"this cluster has {self.node_names[0]}..{self.node_names[-1]}")
+            unknown = set(settings) - set(NODE_KEYS)
+            if unknown:
+                raise InvalidInput(f"unknown setting {sorted(unknown)[0]!r} of node {node}",
+                                   f"use {', '.join(NODE_KEYS)}")
+            group = settings.get("group", DEFAULT_GROUP)
+            if group != DEFAULT_GROUP and group not in self.groups:
+                raise InvalidInput(f"node {node} is in group {group!r}, which does not exist",
+                                   "declare it among the groups")
+            for key in ("memory", "cpus", "disk"):
+                if key in settings and (not _is_int(settings[key]) or settings[key] < 1):
+                    raise InvalidInput(f"invalid {key} {settings[key]!r} of node {node}",
+                                       "give a positive whole number (MiB, or CPUs)")
+        if self.seed is not None:
+            count = self.seed.get("count", 0)
+            if not _is_int(count) or not 0 <= count <= self.instances:
+                raise InvalidInput(
+                    f"{count!r} seeded instances do not fit {self.instances} instance names",
+                    "raise the instance count")
+
+    def settings_of(self, node: str) -> dict:
+        """A node's settings (empty: the host's figures, default group)."""
+        return self.node_settings.get(node, {})
+
+    def group_of(self, node: str) -> str:
+        return self.settings_of(node).get("group", DEFAULT_GROUP)
 
     def _check_secondary(self, primary: ipaddress.IPv4Network) -> None:
         if self.network_mode != "isolated":

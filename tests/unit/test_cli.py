@@ -136,8 +136,8 @@ def test_status_of_down_cluster(invoke, down_cluster):
     result = invoke("--root", str(down_cluster), "status", "--json")
     info = json.loads(result.output)
     assert info["state"] == "down"
-    assert info["nodes"] == [{"name": "node1", "address": "192.0.2.10"},
-                             {"name": "node2", "address": "192.0.2.11"}]
+    assert [(n["name"], n["address"], n["group"]) for n in info["nodes"]] == [
+        ("node1", "192.0.2.10", "default"), ("node2", "192.0.2.11", "default")]
 
 
 def test_up_with_conflicting_spec(invoke, down_cluster):

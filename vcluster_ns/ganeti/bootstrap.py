@@ -17,9 +17,9 @@ import os
 import time
 
 from ..errors import OperationFailed
-from ..layout import FILE_STORAGE_DIR
+from ..layout import FILE_STORAGE_DIR, SHARED_FILE_STORAGE_DIR
 from ..netns import BRIDGE, PRIMARY_IFNAME
-from ..spec import ClusterSpec
+from ..spec import DEFAULT_GROUP, ClusterSpec
 from .daemons import is_initialised, master_of
 from .install import Installation
 
@@ -50,15 +50,40 @@ def init_argv(spec: ClusterSpec, installation: Installation | None = None) -> li
         f"--master-netdev={netdev}",
         *secondary_ip_args(spec, spec.master_node),
         "--enabled-hypervisors=fake",
-        "--enabled-disk-templates=diskless,file",
         f"--file-storage-dir={FILE_STORAGE_DIR}",
         f"--nic-parameters=mode=bridged,link={BRIDGE}",
-        f"--ipolicy-bounds-specs={IPOLICY_BOUNDS}",
+        *init_param_options(spec.init_params),
     ]
     if installation is not None:
         options = [o for o in options if not o.startswith("--")
                    or installation.accepts("gnt-cluster", o.split("=")[0])]
     return ["gnt-cluster", "init", *options, spec.cluster_fqdn]
+
+
+DEFAULT_DISK_TEMPLATES = ("diskless", "file")
+# A cluster file's [cluster] keys, as gnt-cluster init options.
+IPOLICY_OPTIONS = {"bounds_specs": "--ipolicy-bounds-specs", "std_specs": "--ipolicy-std-specs",
+                   "vcpu_ratio": "--ipolicy-vcpu-ratio",
+                   "spindle_ratio": "--ipolicy-spindle-ratio",
+                   "disk_templates": "--ipolicy-disk-templates"}
+
+
+def init_param_options(params: dict) -> list[str]:
+    """``gnt-cluster init`` options for the spec's ``init_params``."""
+    templates = params.get("enabled_disk_templates") or DEFAULT_DISK_TEMPLATES
+    options = [f"--enabled-disk-templates={','.join(templates)}"]
+    if "sharedfile" in templates:  # below /srv, which every node shares
+        options.append(f"--shared-file-storage-dir={SHARED_FILE_STORAGE_DIR}")
+    if "candidate_pool_size" in params:
+        options.append(f"--candidate-pool-size={params['candidate_pool_size']}")
+    ipolicy = {"bounds_specs": IPOLICY_BOUNDS, **params.get("ipolicy", {})}
+    for key, option in IPOLICY_OPTIONS.items():
+        if key in ipolicy:
+            value = ipolicy[key]
+            if isinstance(value, (list, tuple)):
+                value = ",".join(value)
+            options.append(f"{option}={value}")
+    return options
 
 
 def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
@@ -81,7 +106,36 @@ def node_add_argv(spec: ClusterSpec, node: str,
     options = ["--no-ssh-key-check"]
     if installation is not None:
         options = [o for o in options if installation.accepts("gnt-node", o)]
+    # What the cluster file asks is not a refinement: never filtered out.
+    settings = spec.settings_of(node)
+    # With more than one group Ganeti wants the target named, default too.
+    if spec.groups:
+        options += ["-g", settings.get("group", DEFAULT_GROUP)]
+    if settings.get("master_capable") is False:
+        options.append("--master-capable=no")
     return ["gnt-node", "add", *options, *secondary_ip_args(spec, node), node]
+
+
+def node_role_argvs(spec: ClusterSpec, node: str) -> list[list[str]]:
+    """What ``gnt-node add`` cannot ask: a node that starts drained or
+    offline is modified right after its add."""
+    settings = spec.settings_of(node)
+    argvs = []
+    for key, option in (("drained", "--drained=yes"), ("offline", "--offline=yes")):
+        if settings.get(key):
+            argvs.append(["gnt-node", "modify", "--force", option, node])
+    return argvs
+
+
+def group_add_argvs(spec: ClusterSpec, existing: set[str]) -> list[list[str]]:
+    """``gnt-group add`` for the spec's groups Ganeti does not have yet, and
+    ``gnt-group assign-nodes`` for a master that belongs to one of them
+    (init puts it in the default group)."""
+    argvs = [["gnt-group", "add", g] for g in spec.groups if g not in existing]
+    master_group = spec.group_of(spec.master_node)
+    if master_group != DEFAULT_GROUP and master_group not in existing:
+        argvs.append(["gnt-group", "assign-nodes", "--force", master_group, spec.master_node])
+    return argvs
 
 
 # gnt-node add failures of its prerequisite checks that a busy machine can
@@ -164,11 +218,16 @@ class Bootstrap:
         master = master_of(master_root) or spec.master_node
         if restarting:  # an interrupted 'up' may have left adds in the queue
             self.finish_interrupted_jobs(master)
+        if spec.groups:
+            self.add_groups(master, spec)
         members = set(self.members(master, spec))
         missing = [n for n in spec.node_names if n not in members]
         if missing:
             with self.vc.phase("node adds"):
                 self.add_nodes(master, missing)
+                for node in missing:
+                    for argv in node_role_argvs(spec, node):
+                        self.run_checked(master, argv)
             # What the watcher would do after a node add: start the rest.
             self.vc.progress(f"starting confd and mond on {len(missing)} new nodes")
             with self.vc.phase("new nodes' daemons"):
@@ -184,6 +243,30 @@ class Bootstrap:
                     f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
                     f"see 'vcluster-ns logs {master}'")
             time.sleep(0.5)
+        if spec.seed and spec.seed.get("count") and not self.vc.paths.seeded_file.exists():
+            self.seed_instances(master, spec)
+
+    def add_groups(self, master: str, spec: ClusterSpec) -> None:
+        listing = self.vc.run(master, "gnt-group", "list", "--no-headers", "-o", "name")
+        existing = set(listing.stdout.split()) if listing.returncode == 0 else set()
+        for argv in group_add_argvs(spec, existing):
+            self.run_checked(master, argv)
+
+    def seed_instances(self, master: str, spec: ClusterSpec) -> None:
+        """Create the cluster file's instances, once (a marker file records
+        it: instances removed later are not brought back by the next up)."""
+        from .seed import seed_argv
+        count = spec.seed["count"]
+        self.vc.progress(f"creating {count} instances ({spec.seed.get('placement', 'spread')})")
+        with self.vc.phase("seeded instances"):
+            result = self.vc.run(master, *seed_argv(spec.instance_names[:count], spec.seed))
+        if result.returncode != 0:
+            lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
+            raise OperationFailed(
+                f"creating {count} instances failed on {master}: "
+                f"{lines[-1] if lines else f'status {result.returncode}'}",
+                f"see 'vcluster-ns run {master} gnt-job list'; 'up' again tries the rest")
+        self.vc.paths.seeded_file.write_text(f"{count}\n")
 
     def init_cluster(self, spec: ClusterSpec) -> None:
         # replace, not add: an init interrupted before its 'del' left the route
