@@ -319,6 +319,12 @@ def facts_from_spec(spec, basedir: Path) -> ClusterFacts:
     )
 
 
+def rename_ip(spec):
+    """The address of the rename target: host 3 of the network, unused
+    (1 is the cluster's, 2 the switch's, nodes start at 10)."""
+    return spec.ip_network.network_address + 3
+
+
 def rename_name(cluster: str) -> str:
     """The name QA renames the cluster to (and back): it must resolve."""
     short, dot, domain = cluster.partition(".")

@@ -147,6 +147,14 @@ def test_config_is_qa_virtual_cluster_mode():
     json.dumps(cfg)  # QA reads it as JSON
 
 
+def test_rename_target_has_an_address_of_its_own():
+    spec = ClusterSpec(name="qa-1", nodes=3)
+    ip = qa.rename_ip(spec)
+    assert ip != spec.cluster_ip and ip != spec.switch_ip
+    assert ip not in spec.node_ips.values() and ip not in spec.instance_ips.values()
+    assert ip in spec.ip_network
+
+
 def test_config_init_args_keep_ours_and_leave_qa_its_own():
     args = _config()["cluster-init-args"]
     assert "--no-etc-hosts" in args
