@@ -37,10 +37,27 @@ class QaInstallation:
     qa_dir: Path            # holds ganeti-qa.py and the qa_*.py modules
     python: str             # the Python Ganeti's own programs use
     pythonpath: tuple[str, ...]  # where ``import ganeti`` is found
+    # QA runs <qa_dir>/../tools/burnin, a source tree's layout; an installed
+    # QA (Debian's ganeti-testsuite) has no tools/ next to it: then the
+    # installed burnin, which ``staged`` puts where QA looks.
+    burnin: Path | None = None
 
     @property
     def script(self) -> Path:
         return self.qa_dir / "ganeti-qa.py"
+
+    def staged(self, dest: Path) -> "QaInstallation":
+        """This QA as QA expects to sit: a copy of its directory in
+        ``dest/qa`` with ``dest/tools/burnin`` next to it (only when the
+        installation's layout lacks it; else itself)."""
+        if self.burnin is None or (self.qa_dir.parent / "tools/burnin").exists():
+            return self
+        import shutil
+        shutil.copytree(self.qa_dir, dest / "qa", symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (dest / "tools").mkdir(exist_ok=True)
+        (dest / "tools/burnin").symlink_to(self.burnin)
+        return dataclasses.replace(self, qa_dir=dest / "qa", burnin=None)
 
     def missing(self) -> str | None:
         """What is missing to run QA, or None."""
@@ -65,7 +82,9 @@ def qa_installation(root: Path = Path("/"), qa_dir: Path | None = None) -> QaIns
     # A built source tree: qa/ next to lib/ and the ganeti -> lib link.
     if (tree / "lib/__init__.py").is_file() or (tree / "ganeti").is_dir():
         pythonpath = (str(tree),) + pythonpath
-    return QaInstallation(qa_dir=qa_dir, python="/usr/bin/python3", pythonpath=pythonpath)
+    burnin = root / "usr/lib/ganeti/tools/burnin"
+    return QaInstallation(qa_dir=qa_dir, python="/usr/bin/python3", pythonpath=pythonpath,
+                          burnin=burnin if burnin.exists() else None)
 
 
 def driver_script() -> Path:

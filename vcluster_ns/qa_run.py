@@ -184,7 +184,7 @@ class QaRunner:
         logdir = vc.paths.node_log_dir(spec.master_node)
         config = logdir / QA_CONFIG
         config.write_text(json.dumps(qa.build_config(facts, selection), indent=2) + "\n")
-        inst = self.installation
+        inst = self.installation.staged(vc.paths.dir / "qa-suite")
         # The controller must not act as a node: no GANETI_ROOTDIR/HOSTNAME
         # (QA adds each node's root itself, from vcluster-basedir).
         argv = [sys.executable, "-m", "vcluster_ns.entry", "--root", str(self.root),
