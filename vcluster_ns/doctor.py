@@ -244,8 +244,11 @@ def check_sysrq(m: Machine, nodes: int) -> Check:
         return Check("sysrq", OK, "/proc/sysrq-trigger exists: inside the cluster it is "
                      "covered by a tripwire that records Ganeti's powercycle attempts")
     return Check("sysrq", WARN, "/proc/sysrq-trigger is absent (CONFIG_MAGIC_SYSRQ off): "
-                 "gnt-cluster verify reports it missing on every node",
-                 "nothing to do; powercycle is refused anyway")
+                 "gnt-cluster verify fails with a node setup error (ENODESETUP) on every "
+                 "node",
+                 "a kernel with CONFIG_MAGIC_SYSRQ, or 'gnt-cluster verify "
+                 "--ignore-errors=ENODESETUP' (powercycle is refused anyway; 'vcluster-ns "
+                 "qa' does this and says so)")
 
 
 def check_memory(m: Machine, nodes: int) -> Check:

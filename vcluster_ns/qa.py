@@ -37,10 +37,27 @@ class QaInstallation:
     qa_dir: Path            # holds ganeti-qa.py and the qa_*.py modules
     python: str             # the Python Ganeti's own programs use
     pythonpath: tuple[str, ...]  # where ``import ganeti`` is found
+    # QA runs <qa_dir>/../tools/burnin, a source tree's layout; an installed
+    # QA (Debian's ganeti-testsuite) has no tools/ next to it: then the
+    # installed burnin, which ``staged`` puts where QA looks.
+    burnin: Path | None = None
 
     @property
     def script(self) -> Path:
         return self.qa_dir / "ganeti-qa.py"
+
+    def staged(self, dest: Path) -> "QaInstallation":
+        """This QA as QA expects to sit: a copy of its directory in
+        ``dest/qa`` with ``dest/tools/burnin`` next to it (only when the
+        installation's layout lacks it; else itself)."""
+        if self.burnin is None or (self.qa_dir.parent / "tools/burnin").exists():
+            return self
+        import shutil
+        shutil.copytree(self.qa_dir, dest / "qa", symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (dest / "tools").mkdir(exist_ok=True)
+        (dest / "tools/burnin").symlink_to(self.burnin)
+        return dataclasses.replace(self, qa_dir=dest / "qa", burnin=None)
 
     def missing(self) -> str | None:
         """What is missing to run QA, or None."""
@@ -65,7 +82,9 @@ def qa_installation(root: Path = Path("/"), qa_dir: Path | None = None) -> QaIns
     # A built source tree: qa/ next to lib/ and the ganeti -> lib link.
     if (tree / "lib/__init__.py").is_file() or (tree / "ganeti").is_dir():
         pythonpath = (str(tree),) + pythonpath
-    return QaInstallation(qa_dir=qa_dir, python="/usr/bin/python3", pythonpath=pythonpath)
+    burnin = root / "usr/lib/ganeti/tools/burnin"
+    return QaInstallation(qa_dir=qa_dir, python="/usr/bin/python3", pythonpath=pythonpath,
+                          burnin=burnin if burnin.exists() else None)
 
 
 def driver_script() -> Path:
@@ -90,11 +109,19 @@ SKIPS: dict[str, str] = {
     "exclusive-storage-instance-tests": "exclusive storage is an LVM feature",
     "node-volumes": "LVM: lists logical volumes",
     "instance-device-hotplug": "the fake hypervisor cannot hotplug devices",
+    "cluster-burnin": "burnin adds and removes disks of running instances, which needs "
+                      "hotplug; the fake hypervisor has none (\"can't remove volume from "
+                      "a running instance without using hotplug\") and QA gives burnin "
+                      "no --no-add-disks",
     "cluster-upgrade": "needs two installed Ganeti versions ('dir-version' and "
                        "'other-dir-version' in the QA config)",
     "inter-cluster-instance-move": "needs a second cluster",
     "instance-console": "the fake hypervisor has no console (QA's sample config "
                         "disables it too)",
+    # QA's own bugs, which fail on real clusters too:
+    "instance-communication": "QA bug: reads nic.names with 'gnt-instance list "
+                              "--separator=:', which cuts the NIC name "
+                              "'ganeti:communication:<instance>' at its first ':'",
 }
 
 # QA's own setup, which --only keeps: QA builds the cluster it tests, and
@@ -317,6 +344,12 @@ def facts_from_spec(spec, basedir: Path) -> ClusterFacts:
         shared_file_storage_dir=SHARED_FILE_STORAGE_DIR,
         init_args=extra,
     )
+
+
+def rename_ip(spec):
+    """The address of the rename target: host 3 of the network, unused
+    (1 is the cluster's, 2 the switch's, nodes start at 10)."""
+    return spec.ip_network.network_address + 3
 
 
 def rename_name(cluster: str) -> str:

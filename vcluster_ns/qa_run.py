@@ -167,10 +167,13 @@ class QaRunner:
             self.echo(f"could not keep {vc.name!r}'s logs: {exc.one_line()}")
 
     def add_hosts(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts) -> None:
-        """QA renames the cluster and back; the new name must resolve (to the
-        cluster IP: the master IP stays where it is).  Added inside the
-        cluster, as Ganeti would, to the cluster's own /etc/hosts."""
-        line = f"{spec.cluster_ip}\t{facts.rename}"
+        """QA renames the cluster and back; the new name must resolve, to an
+        address of its own: with the cluster's IP, glibc ("multi on") gives
+        the old name as the canonical one, and Ganeti answers "Neither the
+        name nor the IP address of the cluster has changed".  The rename
+        moves the master IP there and back.  Added inside the cluster, as
+        Ganeti would, to the cluster's own /etc/hosts."""
+        line = f"{qa.rename_ip(spec)}\t{facts.rename}"
         done = vc.run(spec.master_node, "/bin/sh", "-c", f"echo '{line}' >> /etc/hosts")
         if done.returncode != 0:
             raise OperationFailed(f"cannot add {facts.rename} to the cluster's /etc/hosts: "
@@ -181,7 +184,7 @@ class QaRunner:
         logdir = vc.paths.node_log_dir(spec.master_node)
         config = logdir / QA_CONFIG
         config.write_text(json.dumps(qa.build_config(facts, selection), indent=2) + "\n")
-        inst = self.installation
+        inst = self.installation.staged(vc.paths.dir / "qa-suite")
         # The controller must not act as a node: no GANETI_ROOTDIR/HOSTNAME
         # (QA adds each node's root itself, from vcluster-basedir).
         argv = [sys.executable, "-m", "vcluster_ns.entry", "--root", str(self.root),

@@ -107,6 +107,7 @@ def test_absent_netem_is_a_warning_that_names_what_still_works():
 def test_absent_sysrq_is_explained():
     check = doctor.check_sysrq(FakeMachine(), 3)
     assert check.status == doctor.WARN and "gnt-cluster verify" in check.detail
+    assert "ENODESETUP" in check.detail and "--ignore-errors=ENODESETUP" in check.fix
 
 
 def test_memory_for_n_nodes():

@@ -62,6 +62,30 @@ def test_installation_paths_follow_the_root(tmp_path):
     assert qa.qa_installation(tmp_path).missing() is None
 
 
+def test_installed_qa_is_staged_with_burnin_where_qa_looks(tmp_path):
+    root = tmp_path / "root"
+    (root / "usr/share/ganeti/testsuite/qa").mkdir(parents=True)
+    (root / "usr/share/ganeti/testsuite/qa/ganeti-qa.py").write_text("# qa\n")
+    (root / "usr/lib/ganeti/tools").mkdir(parents=True)
+    (root / "usr/lib/ganeti/tools/burnin").write_text("# burnin\n")
+    inst = qa.qa_installation(root)
+    assert inst.burnin == root / "usr/lib/ganeti/tools/burnin"
+    staged = inst.staged(tmp_path / "stage")
+    assert staged.script.read_text() == "# qa\n"
+    # QA's own lookup: dirname(realpath(qa_cluster.py)) + "/../tools/burnin"
+    assert (staged.qa_dir / "../tools/burnin").read_text() == "# burnin\n"
+    assert staged.pythonpath == inst.pythonpath
+
+
+def test_source_tree_qa_is_run_where_it_is(tmp_path):
+    (tmp_path / "src/qa").mkdir(parents=True)
+    (tmp_path / "src/tools").mkdir()
+    (tmp_path / "src/tools/burnin").write_text("")
+    inst = qa.qa_installation(tmp_path / "nothing", qa_dir=tmp_path / "src/qa")
+    assert inst.staged(tmp_path / "stage") is inst
+    assert not (tmp_path / "stage").exists()
+
+
 def test_installation_of_a_source_tree_puts_its_lib_first(tmp_path):
     (tmp_path / "src/qa").mkdir(parents=True)
     (tmp_path / "src/lib").mkdir()
@@ -145,6 +169,14 @@ def test_config_is_qa_virtual_cluster_mode():
     assert cfg["tests"]["cluster-verify"] is True and cfg["tests"]["default"] is False
     assert cfg["modify_ssh_setup"] is False
     json.dumps(cfg)  # QA reads it as JSON
+
+
+def test_rename_target_has_an_address_of_its_own():
+    spec = ClusterSpec(name="qa-1", nodes=3)
+    ip = qa.rename_ip(spec)
+    assert ip != spec.cluster_ip and ip != spec.switch_ip
+    assert ip not in spec.node_ips.values() and ip not in spec.instance_ips.values()
+    assert ip in spec.ip_network
 
 
 def test_config_init_args_keep_ours_and_leave_qa_its_own():

@@ -1,0 +1,69 @@
+"""qa_run.py: --keep-going's restarts and the workarounds, without clusters."""
+
+from pathlib import Path
+
+from vcluster_ns import qa
+from vcluster_ns.qa_run import QaRunner, workarounds
+
+
+def test_workaround_only_without_sysrq():
+    assert workarounds(sysrq_present=True) == ({}, [])
+    report, args = workarounds(sysrq_present=False)
+    assert args == ["--ignore-verify-error", "ENODESETUP"]
+    assert "sysrq-trigger" in report["ENODESETUP"]
+
+
+class FakeRunner(QaRunner):
+    """Each attempt 'fails' the first test in ``failing`` that is still on."""
+
+    def __init__(self, failing):
+        super().__init__(Path("/nonexistent"), 3, qa.qa_installation(Path("/nonexistent")),
+                         echo=lambda m: None,
+                         progress=lambda m: None)
+        self.failing = failing
+        self.seen = []
+
+    def attempt(self, selection, attempt, driver_args, report, last):
+        self.seen.append(dict(selection.tests))
+        for func, key in self.failing:
+            if selection.tests.get(key, True):
+                test = qa.TestResult(func, func, qa.FAILED, names=[key], attempt=attempt)
+                report.results.append(test)
+                return test, f"qa-{attempt}"
+        report.results.append(qa.TestResult("TestEnd", "", qa.PASSED, attempt=attempt))
+        return None, f"qa-{attempt}"
+
+
+KNOWN = {"create-cluster", "cluster-verify", "node-readd", "tags"}
+
+
+def test_keep_going_switches_each_failure_off_and_reports_all():
+    runner = FakeRunner([("TestA", "cluster-verify"), ("TestB", "node-readd")])
+    report = runner.run(qa.select(KNOWN), keep_going=True, max_restarts=5)
+    assert report.attempts == 3 and report.clusters == ["qa-1", "qa-2", "qa-3"]
+    assert [(t.func, t.status, t.attempt) for t in report.results] == [
+        ("TestA", "failed", 1), ("TestB", "failed", 2), ("TestEnd", "passed", 3)]
+    assert runner.seen[1]["cluster-verify"] is False
+    assert runner.seen[2]["node-readd"] is False
+    assert "TestA failed in attempt 1" in report.skipped["cluster-verify"]
+    assert not report.ok
+
+
+def test_keep_going_stops_at_max_restarts():
+    runner = FakeRunner([("TestA", "cluster-verify"), ("TestB", "node-readd"),
+                         ("TestC", "tags")])
+    report = runner.run(qa.select(KNOWN), keep_going=True, max_restarts=1)
+    assert report.attempts == 2
+    assert [t.func for t in report.results] == ["TestA", "TestB"]
+
+
+def test_without_keep_going_one_attempt():
+    runner = FakeRunner([("TestA", "cluster-verify")])
+    report = runner.run(qa.select(KNOWN), keep_going=False, max_restarts=10)
+    assert report.attempts == 1 and "cluster-verify" not in report.skipped
+
+
+def test_keep_going_stops_at_a_test_qa_always_runs():
+    runner = FakeRunner([("TestResumeWatcher", "create-cluster")])
+    report = runner.run(qa.select(KNOWN), keep_going=True, max_restarts=10)
+    assert report.attempts == 1
