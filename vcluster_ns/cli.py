@@ -680,10 +680,14 @@ def net_loss(obj: Context, node, percent):
 @click.option("--list", "list_", is_flag=True, help="List QA's test names and the "
               "built-in skips, then exit.")
 @click.option("--qa-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
-              help="Ganeti's qa/ directory to run (default: the installed ganeti-testsuite).")
+              help="Ganeti's qa/ directory to run (default: the installation's QA, "
+                   "Debian's ganeti-testsuite; a 'make install' tree has none: give "
+                   "your checkout's qa/).")
+@click.option("--ganeti", "ganeti_tree", metavar="PATH", default=None,
+              help="Run QA against the Ganeti installed in PATH (see 'up --ganeti').")
 @pass_ctx
 def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit, keep,
-               list_, qa_dir):
+               list_, qa_dir, ganeti_tree):
     """Run Ganeti's own QA (ganeti-qa.py) on a fresh cluster.
 
     Each run gets its own cluster (qa-XXXXXX under --root), so runs can go
@@ -702,12 +706,21 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
     from .cluster import default_root
     from .qa_run import QaRunner
 
-    installation = qa_module.qa_installation(qa_dir=Path(qa_dir).absolute() if qa_dir else None)
+    from .ganeti import install
+    ganeti_fields = install.spec_fields(ganeti_tree, []) if ganeti_tree else {}
+    tree = install.from_tree(ganeti_tree) if ganeti_tree else None
+    if tree is not None and qa_dir is None and tree.qa_dir() is None:
+        raise click.UsageError(f"the tree {tree.root} has no QA suite ('make install' "
+                               "does not install it): give --qa-dir CHECKOUT/qa")
+    installation = qa_module.qa_installation(
+        root=tree.root if tree else Path("/"),
+        qa_dir=Path(qa_dir).absolute() if qa_dir else (tree.qa_dir() if tree else None),
+        package_dir=tree.share_dir if tree else None)
     root = Path(obj.root) if obj.root else default_root()
     # A failed run's export-logs bundle goes next to the JUnit file.
     export_dir = Path(junit).absolute().parent if junit else Path.cwd()
     runner = QaRunner(root, nodes, installation, echo=click.echo, progress=obj.progress,
-                      keep=keep, export_dir=export_dir)
+                      keep=keep, export_dir=export_dir, spec_fields=ganeti_fields)
     known = runner.check()
     if list_:
         for name in sorted(known):

@@ -68,7 +68,8 @@ class QaInstallation:
         return None
 
 
-def qa_installation(root: Path = Path("/"), qa_dir: Path | None = None) -> QaInstallation:
+def qa_installation(root: Path = Path("/"), qa_dir: Path | None = None,
+                    package_dir: Path | None = None) -> QaInstallation:
     """The QA of the Ganeti installed below ``root`` (Debian's layout:
     package ``ganeti-testsuite``), or the QA directory ``qa_dir`` of a
     source tree.  The only function that knows these paths."""
@@ -78,6 +79,8 @@ def qa_installation(root: Path = Path("/"), qa_dir: Path | None = None) -> QaIns
     # Debian's gnt-* are symlinks into <share>/<version>/, which holds the
     # ``ganeti`` package; "default" points at the version in use.
     pythonpath = (str((share / "default").resolve()),)
+    if package_dir is not None:  # an installation tree: its own package
+        pythonpath = (str(package_dir),)
     tree = qa_dir.parent
     # A built source tree: qa/ next to lib/ and the ganeti -> lib link.
     if (tree / "lib/__init__.py").is_file() or (tree / "ganeti").is_dir():

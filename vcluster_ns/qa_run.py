@@ -56,8 +56,10 @@ def workarounds(sysrq_present: bool) -> tuple[dict[str, str], list[str]]:
 class QaRunner:
     def __init__(self, root: Path, nodes: int, installation: qa.QaInstallation,
                  echo: Callable[[str], None], progress: Callable[[str], None],
-                 keep: bool = False, export_dir: Path | None = None):
+                 keep: bool = False, export_dir: Path | None = None,
+                 spec_fields: dict | None = None):
         self.root = root
+        self.spec_fields = spec_fields or {}  # which Ganeti (install.spec_fields)
         self.nodes = nodes
         self.installation = installation
         self.echo = echo
@@ -114,7 +116,7 @@ class QaRunner:
         # config).  Its configs give every node a secondary IP, and its ping
         # test fails without (it runs a bare "fping -e" then).
         spec = ClusterSpec(name=name, nodes=self.nodes, watcher_interval=0,
-                           secondary_network=SECONDARY_NETWORK)
+                           secondary_network=SECONDARY_NETWORK, **self.spec_fields)
         self.echo(f"attempt {attempt}: cluster {name!r} ({self.nodes} nodes)")
         try:
             vc.up(spec, init=False)

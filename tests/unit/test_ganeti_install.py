@@ -309,3 +309,10 @@ def test_a_deprecated_option_that_only_warns_is_not_accepted(tmp_path):
     inst = install.from_tree(fake_tree(tmp_path / "t", options=options))
     assert inst.instance_add_no_checks() == ["--no-name-check"]
     assert inst.accepts("gnt-instance", "--name-check")
+
+
+def test_qa_of_a_tree_without_its_qa_suite_names_the_option(tmp_path):
+    result = cli(tmp_path, "qa", "--ganeti", str(fake_tree(tmp_path / "t")), "--list")
+    assert result.exit_code == 2
+    assert "has no QA suite" in result.output and "--qa-dir CHECKOUT/qa" in result.output
+    assert not (tmp_path / "root").exists()
