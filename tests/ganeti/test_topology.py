@@ -164,3 +164,26 @@ def test_dump_config_of_the_running_cluster(grouped):
     assert data["nodes"]["node3"]["group"] == "rack2"
     assert data["nodes"]["node3"]["memory"] == "2G"
     assert data["instances"]["count"] == 50
+
+
+def test_offline_node_and_hail_placement_from_a_cluster_file(tmp_path_factory):
+    """Roles at creation and seeding by hail, for real: node3 starts
+    offline, and hail places every instance on node1 or node2, the first on
+    node2 (the most free memory)."""
+    # Short path: Ganeti's sockets below <root>/<cluster>/<node> must fit.
+    cli = Cli(tmp_path_factory.mktemp("oh") / "c", "oh")
+    try:
+        cli("up", "-f", str(EXAMPLES / "offline-and-hail.toml"))
+        nodes = cli("run", "master", "gnt-node", "list", "--no-headers", "--separator=|",
+                    "-o", "name,offline").stdout.split()
+        assert nodes == ["node1|N", "node2|N", "node3|Y"]
+        listing = cli("run", "master", "gnt-instance", "list", "--no-headers",
+                      "--separator=|", "-o", "name,pnode,status").stdout.split()
+        rows = [line.split("|") for line in listing]
+        assert [r[0] for r in rows] == [f"instance{i}" for i in range(1, 5)]
+        assert {r[1] for r in rows} <= {"node1", "node2"} and rows[0][1] == "node2"
+        assert {r[2] for r in rows} == {"running"}
+        assert verify_errors(cli, "master") == []
+    finally:
+        if cli.pid1():
+            cli("down", check=False)
