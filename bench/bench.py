@@ -294,34 +294,6 @@ def run_latency(vc: VirtualCluster, repeat: int) -> list[list]:
     return rows
 
 
-BULK_ADD = """
-import sys, time
-sys.path.insert(0, "/usr/share/ganeti/default")
-from ganeti import cli, opcodes
-count, nodes, per_job = (int(x) for x in sys.argv[1:4])
-ops = [opcodes.OpInstanceCreate(
-           instance_name=f"bench{i}", mode="create", disk_template="diskless", disks=[],
-           nics=[], os_type="noop", name_check=False, ip_check=False, start=False,
-           wait_for_sync=False, beparams={"memory": 32}, pnode=f"node{(i - 1) % nodes + 1}")
-       for i in range(1, count + 1)]
-client = cli.GetClient()
-# An opcode that loses a race ("Instances in node group 'default' changed
-# since locks were acquired ... retry the operation") fails the rest of its
-# job: submit what is missing again, as Ganeti's message asks.
-for attempt in range(4):
-    ids = [job for ok, job in client.SubmitManyJobs(
-               [ops[i:i + per_job] for i in range(0, len(ops), per_job)]) if ok]
-    while any(status in ("queued", "waiting", "running", "canceling")
-              for (status,) in client.QueryJobs(ids, ["status"])):
-        time.sleep(1)
-    made = {name for (name,) in client.QueryInstances([], ["name"], False)}
-    ops = [op for op in ops if op.instance_name not in made]
-    if not ops:
-        break
-    print(f"submitting {len(ops)} instance adds again", file=sys.stderr)
-"""
-
-
 def add_instances(vc: VirtualCluster, count: int, per_job: int = 10) -> tuple[float, float, int]:
     """Add diskless instances with Ganeti's bulk submission, wait for all; then list.
 
@@ -331,10 +303,12 @@ def add_instances(vc: VirtualCluster, count: int, per_job: int = 10) -> tuple[fl
     Each instance names its primary node, round-robin: an add that asks the
     iallocator instead locks every node, and Ganeti would run them one at a
     time."""
+    from vcluster_ns.ganeti import seed  # the same bulk submission as 'up' seeding
     master = vc.master
     start = time.perf_counter()
-    vc.run(master, "python3", "-c", BULK_ADD, str(count), str(len(vc.nodes)), str(per_job),
-           check=True)
+    names = [f"bench{i}" for i in range(1, count + 1)]
+    vc.run(master, *seed.seed_argv(names, {"template": "diskless", "memory": 32,
+                                           "start": False, "per_job": per_job}), check=True)
     elapsed = time.perf_counter() - start
     listing_start = time.perf_counter()
     listed = vc.run(master, "gnt-instance", "list", "--no-headers", "-o", "name", check=True)

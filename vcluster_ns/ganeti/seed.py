@@ -40,7 +40,7 @@ def op(i, name):
     disks = [{"size": plan["disk"]}] if plan["template"] == "file" else []
     return opcodes.OpInstanceCreate(
         instance_name=name, mode="create", disk_template=plan["template"], disks=disks,
-        nics=[], os_type=plan["os"], name_check=False, ip_check=False, start=True,
+        nics=[], os_type=plan["os"], name_check=False, ip_check=False, start=plan["start"],
         wait_for_sync=False, beparams={"memory": plan["memory"], "vcpus": plan["vcpus"]},
         **extra)
 ops = [op(i, name) for i, name in enumerate(plan["names"]) if name not in made]
@@ -66,7 +66,8 @@ def seed_plan(names: list[str], seed: dict) -> dict:
     return {"names": names, "template": seed.get("template", "diskless"),
             "disk": seed.get("disk", 0), "memory": seed.get("memory", DEFAULT_SEED_MEMORY),
             "vcpus": seed.get("vcpus", 1), "placement": seed.get("placement", "spread"),
-            "os": OS_TYPE, "per_job": PER_JOB}
+            "os": OS_TYPE, "per_job": seed.get("per_job", PER_JOB),
+            "start": seed.get("start", True)}
 
 
 def seed_argv(names: list[str], seed: dict) -> list[str]:
