@@ -21,13 +21,18 @@ CPUS = {"node1": 1, "node2": 2, "node3": 4, "node4": 8}
 DISK = {"node1": 10240, "node2": 20480, "node3": 40960, "node4": 81920}
 
 
-@pytest.fixture(scope="module")
-def het(tmp_path_factory):
-    cli = Cli(tmp_path_factory.mktemp("het") / "clusters")
-    cli("up", "-f", str(EXAMPLES / "heterogeneous.toml"))
+def cluster_from(tmp_path_factory, prefix: str, example: str):
+    """A cluster made from a docs/examples file, down at the module's end."""
+    cli = Cli(tmp_path_factory.mktemp(prefix) / "clusters")
+    cli("up", "-f", str(EXAMPLES / example))
     yield cli
     if cli.pid1():
         cli("down", check=False)
+
+
+@pytest.fixture(scope="module")
+def het(tmp_path_factory):
+    yield from cluster_from(tmp_path_factory, "het", "heterogeneous.toml")
 
 
 def node_figures(cli: Cli) -> dict[str, tuple[int, int, int]]:
@@ -123,11 +128,7 @@ def test_hbal_moves_instances_toward_the_emptier_nodes(het):
 
 @pytest.fixture(scope="module")
 def grouped(tmp_path_factory):
-    cli = Cli(tmp_path_factory.mktemp("grp") / "clusters")
-    cli("up", "-f", str(EXAMPLES / "groups.toml"))
-    yield cli
-    if cli.pid1():
-        cli("down", check=False)
+    yield from cluster_from(tmp_path_factory, "grp", "groups.toml")
 
 
 def test_up_seeds_fifty_running_instances(grouped):

@@ -122,16 +122,22 @@ def test_unreadable_file(tmp_path):
         clusterfile.load(tmp_path / "absent.toml")
 
 
-def test_bad_file_on_the_command_line_creates_nothing(tmp_path):
+def up_with_file(tmp_path, text: str):
+    """``up -f`` of a file holding ``text``: exit 2 expected, nothing made."""
     from click.testing import CliRunner
     from vcluster_ns.cli import main
-    path = write(tmp_path, "[nodes.node2]\nmemory = \"16Q\"\n")
+    path = write(tmp_path, text)
     root = tmp_path / "root"
     result = CliRunner().invoke(main, ["--root", str(root), "up", "-f", str(path)])
     assert result.exit_code == 2, result.output
+    assert not root.exists()
+    return result
+
+
+def test_bad_file_on_the_command_line_creates_nothing(tmp_path):
+    result = up_with_file(tmp_path, "[nodes.node2]\nmemory = \"16Q\"\n")
     assert "cluster.toml: nodes.node2.memory: '16Q' is not a size" in result.output
     assert "Traceback" not in result.output
-    assert not root.exists()
 
 
 def test_dump_config_prints_the_effective_file(tmp_path):
@@ -185,11 +191,5 @@ def test_spec_refuses_an_undeclared_group():
 
 
 def test_a_bad_ganeti_tree_in_the_file_names_the_file(tmp_path):
-    from click.testing import CliRunner
-    from vcluster_ns.cli import main
-    path = write(tmp_path, 'ganeti = "/nonexistent-tree"\n')
-    root = tmp_path / "root"
-    result = CliRunner().invoke(main, ["--root", str(root), "up", "-f", str(path)])
-    assert result.exit_code == 2, result.output
+    result = up_with_file(tmp_path, 'ganeti = "/nonexistent-tree"\n')
     assert "cluster.toml: --ganeti /nonexistent-tree: no such directory" in result.output
-    assert not root.exists()

@@ -73,10 +73,7 @@ class Readiness:
 def missing_programs() -> list[str]:
     """What the system's installation lacks for a cluster (empty: nothing)."""
     from . import install
-    try:
-        return install.system().missing()
-    except Exception:  # noqa: BLE001 - no Ganeti at all
-        return [f"{install.SHAREDIR}/VERSION/ganeti"]
+    return install.system_missing()
 
 
 def available_daemons(installation: Installation | None) -> tuple[str, ...]:

@@ -212,20 +212,36 @@ def _linked_version(root: Path) -> str | None:
         return None
 
 
-def system() -> Installation:
-    """Ganeti as installed on the host, the version its /etc/ganeti/lib selects."""
+def _system_unchecked() -> Installation | None:
+    """The host's installation, the version its /etc/ganeti/lib selects
+    (None: no version with its Python package)."""
     found = complete_versions(SYSTEM)
     if not found:
+        return None
+    chosen = _linked_version(SYSTEM)
+    if chosen not in found:
+        chosen = sorted(found, key=_version_key)[-1]
+    return Installation(SYSTEM, found[chosen], chosen)
+
+
+def system_missing() -> list[str]:
+    """What the system's installation lacks for a cluster (empty: nothing)."""
+    inst = _system_unchecked()
+    if inst is None:
+        return [f"{SHAREDIR}/VERSION/ganeti"]
+    return missing_links(inst) + inst.missing()
+
+
+def system() -> Installation:
+    """Ganeti as installed on the host, checked complete."""
+    inst = _system_unchecked()
+    if inst is None:
         raise EnvironmentUnsupported(
             "Ganeti is not installed (no version under /usr/share/ganeti with its "
             "Python package)",
             "install the Debian packages: apt-get install ganeti ganeti-os-noop, "
             "or give your own build with --ganeti PATH")
-    chosen = _linked_version(SYSTEM)
-    if chosen not in found:
-        chosen = sorted(found, key=_version_key)[-1]
-    inst = Installation(SYSTEM, found[chosen], chosen)
-    missing = missing_links(inst) + inst.missing()
+    missing = system_missing()
     if missing:
         raise EnvironmentUnsupported(
             f"Ganeti is not installed ({missing[0]} is missing)",
