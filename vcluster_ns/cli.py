@@ -685,9 +685,13 @@ def net_loss(obj: Context, node, percent):
                    "your checkout's qa/).")
 @click.option("--ganeti", "ganeti_tree", metavar="PATH", default=None,
               help="Run QA against the Ganeti installed in PATH (see 'up --ganeti').")
+@click.option("--rapi", is_flag=True,
+              help="Also run QA's RAPI tests, which QA itself turns off on virtual "
+                   "clusters; a vcluster-ns node has its own address, so they can reach "
+                   "the master's RAPI daemon. Reported as a workaround.")
 @pass_ctx
 def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit, keep,
-               list_, qa_dir, ganeti_tree):
+               list_, qa_dir, ganeti_tree, rapi):
     """Run Ganeti's own QA (ganeti-qa.py) on a fresh cluster.
 
     Each run gets its own cluster (qa-XXXXXX under --root), so runs can go
@@ -720,7 +724,8 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
     # A failed run's export-logs bundle goes next to the JUnit file.
     export_dir = Path(junit).absolute().parent if junit else Path.cwd()
     runner = QaRunner(root, nodes, installation, echo=click.echo, progress=obj.progress,
-                      keep=keep, export_dir=export_dir, spec_fields=ganeti_fields)
+                      keep=keep, export_dir=export_dir, spec_fields=ganeti_fields,
+                      rapi=rapi)
     known = runner.check()
     if list_:
         for name in sorted(known):

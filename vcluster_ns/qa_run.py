@@ -42,22 +42,33 @@ def unique_name(root: Path) -> str:
             return name
 
 
-def workarounds(sysrq_present: bool) -> tuple[dict[str, str], list[str]]:
-    """What this machine makes us change in QA's checks: (report, driver args)."""
-    if sysrq_present:
-        return {}, []
-    why = ("gnt-cluster verify run with --ignore-errors=ENODESETUP: this kernel has no "
-           f"{SYSRQ} (CONFIG_MAGIC_SYSRQ off), which Ganeti's node-setup check requires "
-           "for powercycle (refused in vcluster-ns anyway); the /sys part of that check is "
-           "ignored with it")
-    return {"ENODESETUP": why}, ["--ignore-verify-error", "ENODESETUP"]
+def workarounds(sysrq_present: bool, rapi: bool = False) -> tuple[dict[str, str], list[str]]:
+    """What this machine (or the user, for RAPI) makes us change in QA's
+    checks: (report, driver args)."""
+    report: dict[str, str] = {}
+    args: list[str] = []
+    if not sysrq_present:
+        report["ENODESETUP"] = (
+            "gnt-cluster verify run with --ignore-errors=ENODESETUP: this kernel has no "
+            f"{SYSRQ} (CONFIG_MAGIC_SYSRQ off), which Ganeti's node-setup check requires "
+            "for powercycle (refused in vcluster-ns anyway); the /sys part of that check is "
+            "ignored with it")
+        args += ["--ignore-verify-error", "ENODESETUP"]
+    if rapi:
+        report["rapi"] = (
+            "--rapi: QA's RAPI tests run although QA turns them off in virtual-cluster mode "
+            "(qa_rapi: 'TODO: Implement RAPI tests for virtual clusters'); only qa_rapi is "
+            "told the cluster is not virtual, so its client talks to the master's RAPI "
+            "daemon at the master's own address, as on real machines")
+        args += ["--rapi"]
+    return report, args
 
 
 class QaRunner:
     def __init__(self, root: Path, nodes: int, installation: qa.QaInstallation,
                  echo: Callable[[str], None], progress: Callable[[str], None],
                  keep: bool = False, export_dir: Path | None = None,
-                 spec_fields: dict | None = None):
+                 spec_fields: dict | None = None, rapi: bool = False):
         self.root = root
         self.spec_fields = spec_fields or {}  # which Ganeti (install.spec_fields)
         self.nodes = nodes
@@ -65,6 +76,7 @@ class QaRunner:
         self.echo = echo
         self.progress = progress
         self.keep = keep
+        self.rapi = rapi
         self.export_dir = export_dir or Path.cwd()
         self.kept: list[str] = []        # clusters left for inspection
         self.bundles: list[Path] = []
@@ -82,7 +94,7 @@ class QaRunner:
 
     def run(self, selection: qa.Selection, keep_going: bool, max_restarts: int) -> qa.Report:
         start = time.monotonic()
-        report_workarounds, driver_args = workarounds(os.path.exists(SYSRQ))
+        report_workarounds, driver_args = workarounds(os.path.exists(SYSRQ), self.rapi)
         report = qa.Report(results=[], skipped=dict(selection.skipped),
                            workarounds=report_workarounds, attempts=0)
         attempt = 0

@@ -354,6 +354,37 @@ def test_driver_names_and_verify_workaround(capsys):
     assert capsys.readouterr().out.count("==== vcluster-ns workaround ENODESETUP") == 2
 
 
+def test_driver_rapi_view_turns_off_virtual_cluster_for_qa_rapi_only(monkeypatch):
+    """--rapi: qa_rapi sees a cluster that is not virtual; qa_config itself,
+    and every other module, keep QA's virtual-cluster mode."""
+    import sys
+    import types
+
+    from vcluster_ns import qa_driver
+
+    config = types.ModuleType("qa.qa_config")
+    config.UseVirtualCluster = lambda: True
+    config.TestEnabled = lambda names: True
+    rapi = types.ModuleType("qa.qa_rapi")
+    rapi.qa_config = config
+    exec("def Enabled():\n"
+         "    return qa_config.TestEnabled('rapi') and not qa_config.UseVirtualCluster()\n",
+         rapi.__dict__)
+    other = types.ModuleType("qa_utils")
+    other.qa_config = config
+    monkeypatch.setitem(sys.modules, "qa.qa_rapi", rapi)
+    monkeypatch.delitem(sys.modules, "qa_rapi", raising=False)
+    assert rapi.Enabled() is False
+    qa_driver._rapi_on_virtual_cluster()
+    assert rapi.Enabled() is True
+    assert rapi.qa_config.TestEnabled is config.TestEnabled  # the rest is QA's own
+    assert config.UseVirtualCluster() is True and other.qa_config is config
+    # RunTestIf(qa_rapi.Enabled, ...) carries the "rapi" key, for --keep-going
+    rapi.Enabled.__module__ = "qa.qa_rapi"
+    assert qa_driver._names([rapi.Enabled, "instance-shutdown"]) == \
+        ["rapi", "instance-shutdown"]
+
+
 FAKE_QA = """
 def RunTest(fn, *args):
     fn(*args)
@@ -405,6 +436,31 @@ def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch):
                      '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
                      '==== vcluster-ns names ["cluster-info"]',
                      '==== vcluster-ns names ["instance-add-file"]']
+
+
+def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monkeypatch):
+    import sys
+    import types
+
+    from vcluster_ns import qa_driver
+
+    config = types.SimpleNamespace(TestEnabled=lambda names: names != "off")
+    rapi = types.ModuleType("qa.qa_rapi")
+    exec("def Enabled():\n    return True\n", rapi.__dict__)
+    monkeypatch.setitem(sys.modules, "qa.qa_rapi", rapi)
+    monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
+    module = types.ModuleType("fake_qa")
+    module.qa_config, module.qa_rapi, module.TestNode = config, rapi, lambda: None
+    exec(compile("def RunTest(fn, *args):\n    fn(*args)\n"
+                 "def RunTestIf(names, fn, *args):\n"
+                 "    if qa_config.TestEnabled(names):\n        RunTest(fn, *args)\n"
+                 "def RunQa():\n"
+                 "    if qa_rapi.Enabled():\n        RunTest(TestNode)\n",
+                 "/qa/ganeti-qa.py", "exec"), module.__dict__)
+    qa_driver._label_tests(module, config, "/qa/ganeti-qa.py")
+    module.RunQa()
+    assert capsys.readouterr().out.splitlines() == ['==== vcluster-ns names ["rapi"]']
+    assert rapi.Enabled.__name__ == "Enabled"  # still recognised by _names
 
 
 def test_parse_recorded_setup_of_a_full_run():

@@ -13,6 +13,14 @@ def test_workaround_only_without_sysrq():
     assert "sysrq-trigger" in report["ENODESETUP"]
 
 
+def test_rapi_workaround_is_reported_and_passed_to_the_driver():
+    report, args = workarounds(sysrq_present=True, rapi=True)
+    assert args == ["--rapi"] and "virtual-cluster mode" in report["rapi"]
+    report, args = workarounds(sysrq_present=False, rapi=True)
+    assert args == ["--ignore-verify-error", "ENODESETUP", "--rapi"]
+    assert set(report) == {"ENODESETUP", "rapi"}
+
+
 class FakeRunner(QaRunner):
     """Each attempt 'fails' the first test in ``failing`` that is still on."""
 
