@@ -18,7 +18,7 @@ from helpers import Cli, expect_root, left_over, require
 from hostsnap import HostSnapshot
 from vcluster_ns import qa
 
-SUBSET = ("cluster-verify", "cluster-info", "instance-add-diskless")
+SUBSET = ("cluster-verify", "cluster-info", "instance-add-file", "rapi")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def passing(tmp_path_factory, installation):
     before = HostSnapshot.take()
     cli = Cli(work / "clusters")
     only = [a for t in SUBSET for a in ("--only", t)]
-    result = cli("qa", "--nodes", "2", *only, "--junit", str(work / "qa.xml"),
+    result = cli("qa", "--nodes", "2", "--rapi", *only, "--junit", str(work / "qa.xml"),
                  check=False, timeout=900)
     return cli, result, work, before
 
@@ -46,13 +46,16 @@ def test_subset_passes_and_prints_each_test(passing):
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for test in ("TestClusterInit", "TestNodeAddAll", "TestClusterVerify",
-                 "TestClusterInfo", "TestInstanceAddDiskless", "TestInstanceRemove"):
+                 "TestClusterInfo", "TestInstanceAddFile", "TestInstanceRemove",
+                 # QA's RAPI tests, which QA alone would turn off here (--rapi)
+                 "TestVersion", "TestEmptyCluster", "TestRapiQuery", "TestInstance"):
         assert f"PASSED  {test}" in out, out  # streamed progress
     assert "0 failed, 0 errors" in out
 
 
 def test_summary_shows_each_workaround(passing):
     _, result, _, _ = passing
+    assert "rapi: --rapi: QA's RAPI tests run" in result.stdout
     if not os.path.exists("/proc/sysrq-trigger"):
         assert "workarounds" in result.stdout
         assert "--ignore-errors=ENODESETUP" in result.stdout
@@ -63,9 +66,11 @@ def test_junit_has_the_tests_and_the_workarounds(passing):
     suite = ET.parse(work / "qa.xml").getroot().find("testsuite")
     cases = {c.get("name").split(":")[0]: c for c in suite.findall("testcase")}
     assert cases["TestClusterVerify"].get("classname") == "ganeti-qa.cluster-verify"
+    assert cases["TestRapiQuery"].get("classname") == "ganeti-qa.rapi"
     assert not suite.findall("testcase/failure") and not suite.findall("testcase/error")
     assert int(suite.get("tests")) >= 6
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert "virtual-cluster mode" in props["workaround:rapi"]
     if not os.path.exists("/proc/sysrq-trigger"):
         assert "sysrq" in props["workaround:ENODESETUP"]
         assert int(props["workaround-uses"]) >= 1

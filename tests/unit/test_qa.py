@@ -258,6 +258,22 @@ def test_parse_multiline_failure_and_colours():
     assert out.workarounds == ["ENODESETUP: gnt-cluster verify --ignore-errors=ENODESETUP"]
 
 
+def test_parse_test_without_docstring_named_by_its_repr():
+    """Recorded: QA names TestInstanceDeviceNames (no docstring) by its repr."""
+    text = "\n".join([
+        '==== vcluster-ns names ["instance-device-names"]',
+        "<<<< 2026-11-29 20:28:18.155946 start <function TestInstanceDeviceNames at 0x7f2d68a467a0>",
+        "---- FAILED <function TestInstanceDeviceNames at 0x7f2d68a467a0>: Command 'gnt-instance "
+        "modify --disk=test_device:remove instance1' on node node1 failed, exit code 1",
+        ">>>> 2026-11-29 20:28:20.332045 time=0:00:02.176099 <function TestInstanceDeviceNames "
+        "at 0x7f2d68a467a0>",
+    ])
+    (t,) = qa.parse(text, exit_code=1).results
+    assert (t.func, t.description, t.status) == ("TestInstanceDeviceNames", "", qa.FAILED)
+    assert t.message.startswith("Command 'gnt-instance modify --disk=test_device:remove")
+    assert t.seconds == pytest.approx(2.176099)
+
+
 def test_parse_test_cut_short_is_an_error():
     out = qa.parse("<<<< 2026-01-01 10:00:00 start [TestB] B\nworking\n", exit_code=-9)
     assert [(t.func, t.status) for t in out.results] == [("TestB", qa.ERROR)]
