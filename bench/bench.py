@@ -30,6 +30,10 @@ Measured:
   9. (only this, with --seed M) `up` of a cluster file with M seeded
      diskless instances (started), spread over --seed-nodes nodes of 8 GiB
      and 8 CPUs each: wall time, the seeding phase, instances per second.
+ 10. (only this, with --qa P,...) Ganeti's whole QA, `vcluster-ns qa
+     --keep-going` (plus --qa-args), P runs side by side for each P: each
+     run's wall time, attempts and JUnit counts; the median wall per P, and
+     QA runs per hour (P / median wall) against P = 1.
 
 With ``--modes isolated,shared`` tables 1 and 3 have a row per mode.
 """
@@ -373,6 +377,63 @@ def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
     return rows
 
 
+def qa_runs(root: Path, parallel: int, nodes: int, extra: list[str]) -> list[dict]:
+    """Table 10: ``parallel`` whole QA runs (``vcluster-ns qa --keep-going``)
+    started together; each run's wall time and its JUnit counts."""
+    import xml.etree.ElementTree as ET
+
+    runs = []
+    for i in range(parallel):
+        work = root / f"qa-p{parallel}-{i}"
+        work.mkdir()
+        argv = [sys.executable, "-m", "vcluster_ns.entry", "--root", str(root / "clusters"),
+                "qa", "--nodes", str(nodes), "--keep-going", "--junit",
+                str(work / "qa.xml"), *extra]
+        log = open(work / "qa.out", "w")
+        runs.append({"work": work, "log": log, "start": time.perf_counter(),
+                     "proc": subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, cwd=str(work))})
+    for run in runs:
+        run["code"] = run["proc"].wait()
+        run["wall"] = time.perf_counter() - run["start"]
+        run["log"].close()
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "attempts": "?",
+                  "off": 0}
+        try:
+            suite = ET.parse(run["work"] / "qa.xml").getroot().find("testsuite")
+            for key in ("tests", "failures", "errors", "skipped"):
+                counts[key] = int(suite.get(key, 0))
+            props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+            counts["attempts"] = props.get("attempts", "?")
+            counts["off"] = sum(1 for name in props if name.startswith("skip:"))
+        except (OSError, ET.ParseError, AttributeError):
+            pass  # no JUnit: the run failed before QA; its exit code says so
+        run.update(counts)
+        note(f"QA {parallel} side by side, run {len(runs)}: exit {run['code']}, "
+             f"wall {run['wall'] / 60:.1f} min, {counts}")
+    return runs
+
+
+def qa_table(root: Path, parallels: list[int], nodes: int, extra: list[str]) -> None:
+    rows, medians = [], {}
+    for parallel in parallels:
+        runs = qa_runs(root, parallel, nodes, extra)
+        medians[parallel] = statistics.median(r["wall"] for r in runs)
+        for i, r in enumerate(runs, 1):
+            passed = r["tests"] - r["failures"] - r["errors"] - r["skipped"]
+            rows.append([parallel, i, r["code"], f"{r['wall'] / 60:.1f}", r["attempts"],
+                         passed, r["failures"], r["errors"], r["skipped"], r["off"]])
+    table(f"10. Ganeti's QA, whole (`qa --keep-going {' '.join(extra)}`, {nodes} nodes), "
+          "P runs side by side",
+          ["P", "run", "exit", "wall (min)", "attempts", "passed", "failed", "errors",
+           "skipped by QA", "keys off"], rows)
+    base = medians[min(medians)] / min(medians)
+    table("10b. QA throughput", ["P", "median wall (min)", "QA runs per hour",
+                                 "vs P=1"],
+          [[p, f"{m / 60:.1f}", f"{3600 * p / m:.2f}", f"{(p / m) / (1 / base):.2f}"]
+           for p, m in sorted(medians.items())])
+
+
 def parse_trees(text: str) -> list[tuple[str, str | None]]:
     """'debian=,mine=/home/me/gnt' -> [('debian', None), ('mine', '/home/me/gnt')]"""
     trees = []
@@ -403,9 +464,30 @@ def main() -> int:
     parser.add_argument("--ganeti-trees", default=None, metavar="LABEL=PATH,...",
                         help="only table 8: bring-up and idle memory at --sizes on each "
                              "Ganeti installation (an empty PATH: the system's)")
+    parser.add_argument("--qa", default=None, metavar="P,...",
+                        help="only table 10: Ganeti's whole QA, P runs side by side "
+                             "for each P (e.g. 1,2)")
+    parser.add_argument("--qa-nodes", type=int, default=3)
+    parser.add_argument("--qa-args", default="",
+                        help="more options for 'vcluster-ns qa' (e.g. --rapi)")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
+    if args.qa:
+        root = Path(tempfile.mkdtemp(prefix="vcb-"))
+        print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
+              f"{os.cpu_count()} cores, {os.uname().release}")
+        try:
+            qa_table(root, [int(p) for p in args.qa.split(",")], args.qa_nodes,
+                     args.qa_args.split())
+        finally:
+            # A failed QA run keeps its clusters (down); remove them with the root.
+            for cluster in sorted((root / "clusters").glob("qa-*")):
+                subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root",
+                                str(root / "clusters"), "--cluster", cluster.name,
+                                "destroy", "--yes"], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+        return 0
     if args.seed:
         root = Path(tempfile.mkdtemp(prefix="vcb-"))
         print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
