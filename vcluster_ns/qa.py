@@ -142,6 +142,14 @@ SKIPS: dict[str, str] = {
                           "its next plain 'gnt-instance reinstall' fails on it; any OS "
                           "that takes os-image (which instance-modify needs, "
                           "ganeti/ganeti#1426) meets it",
+    # Ganeti's virtual-cluster mode (GANETI_ROOTDIR per node), which every
+    # virtual cluster uses, vcluster-setup's too; real machines do not meet it:
+    "instance-export": "Ganeti's virtual-cluster mode (same code in master): the master "
+                       "names the export's destination file with its own node root "
+                       "(masterd/instance.py, no vcluster.MakeVirtualPath), and the "
+                       "receiving node, checking it against its own, refuses it: \"File "
+                       "'<root>/node1/var/lib/ganeti/export/...' is not under exports "
+                       "directory '<root>/node2/var/lib/ganeti/export'\"",
     "instance-modify-primary": "QA bug (same in master): ganeti-qa.py picks the 'other "
                                "node' with qa_config.AcquireNode() without "
                                "exclude=inodes; as TestClusterModifyDiskTemplates and "
