@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .errors import InvalidInput
+from .layout import FILE_STORAGE_DIR
 
 # -- the installation --------------------------------------------------------
 
@@ -349,7 +350,6 @@ def build_config(facts: ClusterFacts, selection: Selection) -> dict:
 def facts_from_spec(spec, basedir: Path) -> ClusterFacts:
     """The ClusterFacts of a vcluster-ns cluster (a ``spec.ClusterSpec``)."""
     from . import ganeti
-    from .layout import FILE_STORAGE_DIR, SHARED_FILE_STORAGE_DIR
     from .netns import BRIDGE, PRIMARY_IFNAME
 
     # Ganeti's own init flags for this cluster, less those QA gives itself.
@@ -380,9 +380,21 @@ def facts_from_spec(spec, basedir: Path) -> ClusterFacts:
         master_netdev=PRIMARY_IFNAME if spec.isolated else "lo",
         bridge=BRIDGE,
         file_storage_dir=FILE_STORAGE_DIR,
-        shared_file_storage_dir=SHARED_FILE_STORAGE_DIR,
+        # QA's _DestroyInstanceDisks removes a sharedfile instance's disks
+        # from "file-storage-dir" too ("this is intended"): one directory for
+        # both, else TestRecreateDisks finds the old disks (SHARED_DIR_WHY).
+        shared_file_storage_dir=FILE_STORAGE_DIR,
         init_args=extra,
     )
+
+
+SHARED_DIR_WHY = (
+    "QA's cluster gets one directory for file and sharedfile disks "
+    f"(--shared-file-storage-dir={FILE_STORAGE_DIR}): QA's _DestroyInstanceDisks "
+    "deletes a sharedfile instance's disks from the file storage directory (\"this "
+    "works for both file and sharedfile, and this is intended\"), so with two "
+    "directories TestRecreateDisks of the sharedfile instance finds its old disks "
+    "(\"File exists\")")
 
 
 def rename_ip(spec):
