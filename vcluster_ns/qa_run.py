@@ -33,6 +33,7 @@ SYSRQ = "/proc/sysrq-trigger"
 QA_LOG = "ganeti-qa.log"
 QA_CONFIG = "ganeti-qa.json"
 SECONDARY_NETWORK = "198.51.100.0/24"  # TEST-NET-2, private to each cluster
+QA_NODE_CPUS = 8
 
 
 def unique_name(root: Path) -> str:
@@ -113,6 +114,7 @@ class QaRunner:
                               "always): stopping")
                 break
             reason = f"--keep-going: {ended_by.func} failed in attempt {attempt}"
+            self.bring_down(cluster)  # its files stay; memory goes to the next attempt
             selection = selection.with_skipped(key, reason)
             report.skipped[key] = reason
             self.echo(f"switching off {key!r} and starting again on a fresh cluster "
@@ -127,8 +129,14 @@ class QaRunner:
         # QA runs the watcher itself and wants no cron one (see its sample
         # config).  Its configs give every node a secondary IP, and its ping
         # test fails without (it runs a bare "fping -e" then).
+        # QA's performance tests start one instance per configured name at
+        # once; with the host's CPUs (2 here) per node hail answers FailCPU.
+        # QA runs on real servers: give each node QA_NODE_CPUS.
         spec = ClusterSpec(name=name, nodes=self.nodes, watcher_interval=0,
-                           secondary_network=SECONDARY_NETWORK, **self.spec_fields)
+                           secondary_network=SECONDARY_NETWORK,
+                           node_settings={f"node{i}": {"cpus": QA_NODE_CPUS}
+                                          for i in range(1, self.nodes + 1)},
+                           **self.spec_fields)
         self.echo(f"attempt {attempt}: cluster {name!r} ({self.nodes} nodes)")
         try:
             vc.up(spec, init=False)
@@ -170,15 +178,21 @@ class QaRunner:
         return ended_by, name
 
     def keep_failed(self, vc: VirtualCluster, last: bool) -> None:
+        """Export a failed attempt's logs and keep its cluster, up: run()
+        brings it down only when another attempt follows."""
         try:
             if vc.exists():
                 self.bundles.append(vc.export_logs(self.export_dir))
                 self.echo(f"logs of {vc.name!r}: {self.bundles[-1]}")
-                if not last:
-                    vc.down()  # its files stay; memory goes to the next attempt
                 self.kept.append(vc.name)
         except VclusterError as exc:
             self.echo(f"could not keep {vc.name!r}'s logs: {exc.one_line()}")
+
+    def bring_down(self, name: str) -> None:
+        try:
+            VirtualCluster(name, self.root, progress=self.progress).down()
+        except VclusterError as exc:
+            self.echo(f"could not bring {name!r} down: {exc.one_line()}")
 
     def add_hosts(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts) -> None:
         """QA renames the cluster and back; the new name must resolve, to an

@@ -36,6 +36,10 @@ class FakeRunner(QaRunner):
                          progress=lambda m: None)
         self.failing = failing
         self.seen = []
+        self.downed = []
+
+    def bring_down(self, name):
+        self.downed.append(name)
 
     def attempt(self, selection, attempt, driver_args, report, last):
         self.seen.append(dict(selection.tests))
@@ -61,6 +65,8 @@ def test_keep_going_switches_each_failure_off_and_reports_all():
     assert runner.seen[2]["node-readd"] is False
     assert "TestA failed in attempt 1" in report.skipped["cluster-verify"]
     assert not report.ok
+    # Failed attempts followed by another are brought down; the last stays.
+    assert runner.downed == ["qa-1", "qa-2"]
 
 
 def test_keep_going_stops_at_max_restarts():
@@ -68,6 +74,7 @@ def test_keep_going_stops_at_max_restarts():
                          ("TestC", "tags")])
     report = runner.run(qa.select(KNOWN), keep_going=True, max_restarts=1)
     assert report.attempts == 2
+    assert runner.downed == ["qa-1"]  # the last failed attempt's cluster stays up
     assert [t.func for t in report.results] == ["TestA", "TestB"]
 
 
@@ -81,3 +88,4 @@ def test_keep_going_stops_at_a_test_qa_always_runs():
     runner = FakeRunner([("TestResumeWatcher", "create-cluster")])
     report = runner.run(qa.select(KNOWN), keep_going=True, max_restarts=10)
     assert report.attempts == 1
+    assert runner.downed == []  # no attempt follows: its cluster stays up to inspect
