@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/bench.py                      # sizes 3,10; 100 instances
     .venv/bin/python bench/bench.py --sizes 3,10,30 --instances 1000
+    .venv/bin/python bench/bench.py --qa 1,2 --qa-args=--rapi   # only Ganeti's QA (table 10)
 
 Run it as an unprivileged user on an otherwise idle machine.  Every figure
 comes from this one run; short measurements are repeated and their median
@@ -469,7 +470,7 @@ def main() -> int:
                              "for each P (e.g. 1,2)")
     parser.add_argument("--qa-nodes", type=int, default=3)
     parser.add_argument("--qa-args", default="",
-                        help="more options for 'vcluster-ns qa' (e.g. --rapi)")
+                        help="more options for 'vcluster-ns qa', as one word: --qa-args=--rapi")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
