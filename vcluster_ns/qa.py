@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .errors import InvalidInput
-from .layout import FILE_STORAGE_DIR
+from .layout import FILE_STORAGE_DIR, SHARED_FILE_STORAGE_DIR
 
 # -- the installation --------------------------------------------------------
 
@@ -151,6 +151,14 @@ SKIPS: dict[str, str] = {
                        "receiving node, checking it against its own, refuses it: \"File "
                        "'<root>/node1/var/lib/ganeti/export/...' is not under exports "
                        "directory '<root>/node2/var/lib/ganeti/export'\"",
+    "instance-recreate-disks": "QA bug (same in master): _DestroyInstanceDisks, which "
+                               "simulates lost disks, deletes a sharedfile instance's "
+                               "disks from the *file* storage directory ('this is "
+                               "intended'), so the sharedfile instance's recreate-disks "
+                               "finds its old disks (\"File exists\"); the file "
+                               "instance passes it. One directory for both would break "
+                               "sharedfile: file storage is per node, shared storage is "
+                               "shared, and failover needs it",
     "instance-modify-primary": "QA bug (same in master): ganeti-qa.py picks the 'other "
                                "node' with qa_config.AcquireNode() without "
                                "exclude=inodes; as TestClusterModifyDiskTemplates and "
@@ -385,21 +393,9 @@ def facts_from_spec(spec, basedir: Path) -> ClusterFacts:
         master_netdev=PRIMARY_IFNAME if spec.isolated else "lo",
         bridge=BRIDGE,
         file_storage_dir=FILE_STORAGE_DIR,
-        # QA's _DestroyInstanceDisks removes a sharedfile instance's disks
-        # from "file-storage-dir" too ("this is intended"): one directory for
-        # both, else TestRecreateDisks finds the old disks (SHARED_DIR_WHY).
-        shared_file_storage_dir=FILE_STORAGE_DIR,
+        shared_file_storage_dir=SHARED_FILE_STORAGE_DIR,
         init_args=extra,
     )
-
-
-SHARED_DIR_WHY = (
-    "QA's cluster gets one directory for file and sharedfile disks "
-    f"(--shared-file-storage-dir={FILE_STORAGE_DIR}): QA's _DestroyInstanceDisks "
-    "deletes a sharedfile instance's disks from the file storage directory (\"this "
-    "works for both file and sharedfile, and this is intended\"), so with two "
-    "directories TestRecreateDisks of the sharedfile instance finds its old disks "
-    "(\"File exists\")")
 
 
 def rename_ip(spec):

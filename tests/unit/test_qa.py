@@ -162,6 +162,10 @@ def test_config_is_qa_virtual_cluster_mode():
     assert cfg["name"] == "cluster" and cfg["rename"] == "cluster-renamed"
     assert cfg["enabled-hypervisors"] == "fake"
     assert cfg["enabled-disk-templates"] == ["diskless", "file", "sharedfile"]
+    # File storage is each node's own, shared storage is shared: sharedfile
+    # failover and migration need the two apart.
+    assert cfg["default-file-storage-dir"] == "/srv/ganeti/file-storage"
+    assert cfg["default-shared-file-storage-dir"] == "/srv/ganeti/shared-file-storage"
     assert cfg["os"] in ("dummy", "noop")
     assert cfg["master-netdev"] == "eth0"
     assert cfg["default-nicparams"] == {"mode": "bridged", "link": "vcbr0"}

@@ -7,16 +7,10 @@ from vcluster_ns.qa_run import QaRunner, workarounds
 
 
 def test_verify_workaround_only_without_sysrq():
-    report, args = workarounds(sysrq_present=True)
-    assert args == [] and set(report) == {"shared-file-storage-dir"}
+    assert workarounds(sysrq_present=True) == ({}, [])
     report, args = workarounds(sysrq_present=False)
     assert args == ["--ignore-verify-error", "ENODESETUP"]
     assert "sysrq-trigger" in report["ENODESETUP"]
-
-
-def test_one_directory_for_file_and_sharedfile_is_reported():
-    report, _ = workarounds(sysrq_present=True)
-    assert "_DestroyInstanceDisks" in report["shared-file-storage-dir"]
 
 
 def test_rapi_workaround_is_reported_and_passed_to_the_driver():
@@ -24,7 +18,7 @@ def test_rapi_workaround_is_reported_and_passed_to_the_driver():
     assert args == ["--rapi"] and "virtual-cluster mode" in report["rapi"]
     report, args = workarounds(sysrq_present=False, rapi=True)
     assert args == ["--ignore-verify-error", "ENODESETUP", "--rapi"]
-    assert set(report) == {"shared-file-storage-dir", "ENODESETUP", "rapi"}
+    assert set(report) == {"ENODESETUP", "rapi"}
 
 
 class FakeRunner(QaRunner):
