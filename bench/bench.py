@@ -394,7 +394,7 @@ def qa_runs(root: Path, parallel: int, nodes: int, extra: list[str]) -> list[dic
         runs.append({"work": work, "log": log, "start": time.perf_counter(),
                      "proc": subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                               stdin=subprocess.DEVNULL, cwd=str(work))})
-    for run in runs:
+    for number, run in enumerate(runs, 1):
         run["code"] = run["proc"].wait()
         run["wall"] = time.perf_counter() - run["start"]
         run["log"].close()
@@ -410,7 +410,7 @@ def qa_runs(root: Path, parallel: int, nodes: int, extra: list[str]) -> list[dic
         except (OSError, ET.ParseError, AttributeError):
             pass  # no JUnit: the run failed before QA; its exit code says so
         run.update(counts)
-        note(f"QA {parallel} side by side, run {len(runs)}: exit {run['code']}, "
+        note(f"QA {parallel} side by side, run {number}: exit {run['code']}, "
              f"wall {run['wall'] / 60:.1f} min, {counts}")
     return runs
 
