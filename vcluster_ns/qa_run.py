@@ -8,8 +8,8 @@ through ``vcluster-ns run``, output read as it comes (qa.QaOutput).
 QA stops at its first failure.  With ``keep_going`` the failed test's config
 key is switched off and a new attempt starts on a fresh cluster, until QA
 reaches its end or ``max_restarts``.  A passing attempt's cluster is
-destroyed (unless ``keep``); a failed one is kept, its logs exported, and,
-unless it is the last, brought down to free memory for the next.
+destroyed (unless ``keep``); a failed one is kept, its logs exported, and
+brought down only when a next attempt starts, to free memory for it.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class QaRunner:
         while True:
             attempt += 1
             last = not keep_going or attempt > max_restarts
-            ended_by, cluster = self.attempt(selection, attempt, driver_args, report, last)
+            ended_by, cluster = self.attempt(selection, attempt, driver_args, report)
             report.attempts = attempt
             report.clusters.append(cluster)
             if ended_by is None:
@@ -123,7 +123,7 @@ class QaRunner:
         return report
 
     def attempt(self, selection: qa.Selection, attempt: int, driver_args: list[str],
-                report: qa.Report, last: bool):
+                report: qa.Report):
         name = unique_name(self.root)
         vc = VirtualCluster(name, self.root, progress=self.progress)
         # QA runs the watcher itself and wants no cron one (see its sample
@@ -156,13 +156,13 @@ class QaRunner:
             if attempt == 1 and not vc.exists():
                 raise  # nothing made, nothing run: the error is the answer
             if attempt == 1 and not report.results:
-                self.keep_failed(vc, last=True)
+                self.keep_failed(vc)
                 raise
             result = qa.TestResult("vcluster-ns", "cluster bring-up", qa.ERROR,
                                    message=exc.one_line(), attempt=attempt)
             report.results.append(result)
             self.echo(f"  ERROR   cluster bring-up: {exc.one_line()}")
-            self.keep_failed(vc, last)
+            self.keep_failed(vc)
             return None, name  # not QA's failure: no test to switch off
         report.results.extend(out.results)
         report.workaround_uses += len(out.workarounds)
@@ -174,10 +174,10 @@ class QaRunner:
             else:
                 vc.destroy()
             return None, name
-        self.keep_failed(vc, last)
+        self.keep_failed(vc)
         return ended_by, name
 
-    def keep_failed(self, vc: VirtualCluster, last: bool) -> None:
+    def keep_failed(self, vc: VirtualCluster) -> None:
         """Export a failed attempt's logs and keep its cluster, up: run()
         brings it down only when another attempt follows."""
         try:

@@ -35,7 +35,7 @@ class FakeRunner(QaRunner):
     def bring_down(self, name):
         self.downed.append(name)
 
-    def attempt(self, selection, attempt, driver_args, report, last):
+    def attempt(self, selection, attempt, driver_args, report):
         self.seen.append(dict(selection.tests))
         for func, key in self.failing:
             if selection.tests.get(key, True):
