@@ -29,7 +29,7 @@ from pathlib import Path
 
 import prctl
 
-from . import mounts, namespaces as ns, netns, reaper
+from . import lifecycle, mounts, namespaces as ns, netns, reaper
 from .ganeti import install as ganeti_install
 from .layout import ClusterPaths
 from .errors import VclusterError
@@ -50,12 +50,6 @@ LAUNCHER_NAMESPACES = ns.CLONE_NEWNET | ns.CLONE_NEWPID | ns.CLONE_NEWUTS | ns.C
 
 def log(message: str) -> None:
     print(f"[boot {os.getpid()}] {message}", flush=True)
-
-
-def process_title(role: str, spec: ClusterSpec, paths: ClusterPaths) -> str:
-    """What ps shows: the role, the cluster and its directory (names repeat
-    across roots; the directory tells clusters apart)."""
-    return f"vcluster-ns {role} {spec.name} {paths.dir}"
 
 
 def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
@@ -94,7 +88,7 @@ def start_node_anchor(paths: ClusterPaths, node: str, plan: netns.NetworkPlan,
                                                      binds=binds, disk_mib=disk_mib))
             os.set_inheritable(ready_w, False)
             os.write(ready_w, b"ok")
-            os.execv(SLEEP, [f"vcluster-ns node {node}", "infinity"])
+            os.execv(SLEEP, [lifecycle.node_title(node), "infinity"])
         except Exception as exc:  # noqa: BLE001 - reported to pid 1, then _exit
             os.write(ready_w, f"{node}: {getattr(exc, 'strerror', None) or exc}".encode())
         os._exit(1)
@@ -123,7 +117,8 @@ def setup_inside(paths: ClusterPaths, spec: ClusterSpec) -> None:
     plan = netns.plan_network(spec)
     netns.apply_plan(plan)
     mounts.apply_ops(mounts.plan_cluster_mounts(
-        paths, SHIM_TARGETS, usr_layers=ganeti_install.usr_layers(spec)))
+        paths, SHIM_TARGETS, usr_layers=ganeti_install.usr_layers(spec),
+        hidden=ganeti_install.STATE_DIRS))
     from pyroute2 import IPRoute
     with IPRoute() as ipr:  # one netlink socket for every node's cables
         for node in spec.node_names:
@@ -150,7 +145,7 @@ def write_node_proc_files(paths: ClusterPaths, spec: ClusterSpec,
 def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
              rapi_listener: socket.socket | None) -> None:
     """pid 1 of the cluster: set up, start the service, reap until it ends."""
-    prctl.set_proctitle(process_title("init", spec, paths))
+    prctl.set_proctitle(lifecycle.title("init", spec.name, paths.dir))
     try:
         setup_inside(paths, spec)
     except Exception as exc:  # reported to the launcher, which tells `up`
@@ -173,7 +168,7 @@ def run_init(paths: ClusterPaths, spec: ClusterSpec, ready_w: int,
     os.close(ready_w)
     if rapi_listener is not None:
         rapi_listener.close()  # the service has it
-    become_small(reaper.command(SITE_DIR, "init", process_title("init", spec, paths),
+    become_small(reaper.command(SITE_DIR, "init", lifecycle.title("init", spec.name, paths.dir),
                                 str(service)))
     os._exit(reaper.reap(service))  # only if the exec failed
 
@@ -190,7 +185,7 @@ def become_small(argv: list[str]) -> None:
 def main(argv: list[str]) -> int:
     paths = ClusterPaths(Path(argv[1]))
     spec = ClusterSpec.load(paths.spec_file)
-    prctl.set_proctitle(process_title("launcher", spec, paths))
+    prctl.set_proctitle(lifecycle.title("launcher", spec.name, paths.dir))
     rapi_listener = None
     if spec.rapi_port is not None:
         # Bound here, while still in the host's network namespace: it stays
@@ -219,7 +214,7 @@ def main(argv: list[str]) -> int:
     if answer == "ok":
         PidFile(paths.pid_file).write(init)
         log(f"cluster {spec.name} is pid {init}")
-        become_small(reaper.command(SITE_DIR, "launcher", process_title("launcher", spec, paths),
+        become_small(reaper.command(SITE_DIR, "launcher", lifecycle.title("launcher", spec.name, paths.dir),
                                     str(init), str(paths.pid_file),
                                     str(paths.control_socket), spec.name))
     else:

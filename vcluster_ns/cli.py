@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 
 from . import policy, ui
-from .cluster import VirtualCluster, root_option
-from .entry import ENV_DEFAULTS
+from .cluster import VirtualCluster
 from .errors import ExitCode, VclusterError
+from .roots import ENV_DEFAULTS, default_root, root_option
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
-                   DEFAULT_WATCHER_INTERVAL, NETWORK_MODES, ClusterSpec)
+                   DEFAULT_WATCHER_INTERVAL, NETWORK_MODES)
 
 
 class CliError(click.ClickException):
@@ -183,38 +183,15 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     if reset and not snapshot_name:
         raise click.UsageError("--reset needs --from-snapshot NAME")
     obj: Context = ctx.obj
-    given = {name for name in ("nodes", "network", "domain", "instances", "watcher_interval",
-                               "rapi_port", "network_mode", "secondary_network")
-             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
-    vc = obj.cluster()
     options = dict(nodes=nodes, network=network, domain=domain, instances=instances,
                    watcher_interval=watcher_interval, rapi_port=rapi_port,
                    network_mode=network_mode, secondary_network=secondary_network)
-    file_fields = None
-    if cluster_file:  # the file, with the options given here applied over it
-        from . import clusterfile
-        file_fields = clusterfile.load(cluster_file, {k: v for k, v in options.items()
-                                                      if k in given})
-        given |= set(file_fields)
-        from_file = ganeti_tree is None and "ganeti" in file_fields or \
-            not ganeti_extra and "ganeti_extra" in file_fields
-        ganeti_tree = ganeti_tree if ganeti_tree is not None else file_fields.pop("ganeti", None)
-        ganeti_extra = ganeti_extra or tuple(file_fields.pop("ganeti_extra", ()))
-    ganeti_fields = {}
-    if ganeti_tree is not None or ganeti_extra:
-        from .ganeti import install
-        try:
-            ganeti_fields = install.spec_fields(ganeti_tree, list(ganeti_extra))
-        except VclusterError as exc:
-            if file_fields is None or not from_file:
-                raise
-            raise type(exc)(f"{Path(cluster_file).name}: {exc.message}", exc.hint) from None
-        given |= {"ganeti", "ganeti_extra"}
-    if file_fields is not None:
-        spec = clusterfile.make_spec(cluster_file, obj.cluster_name,
-                                     {**file_fields, **ganeti_fields})
-    else:
-        spec = ClusterSpec(name=obj.cluster_name, **options, **ganeti_fields)
+    given = {name for name in options
+             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    from .request import up_spec
+    spec, given = up_spec(obj.cluster_name, options, given, cluster_file, ganeti_tree,
+                          tuple(ganeti_extra))
+    vc = obj.cluster()
     if dump_config:
         from . import clusterfile
         click.echo(clusterfile.dump(vc.spec() if vc.exists() else spec), nl=False)
@@ -233,7 +210,7 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     obj.progress(f"cluster {obj.cluster_name!r} is up: {spec.nodes} nodes, "
                  f"master {spec.master_node}")
     click.echo(f"cluster {obj.cluster_name!r} up in {time.monotonic() - obj.start:.1f}s; "
-               f"try: vcluster-ns run {spec.master_node.split('.')[0]} gnt-node list")
+               f"try: {vc.command('run', spec.master_node.split('.')[0], 'gnt-node', 'list')}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True,
@@ -301,10 +278,7 @@ def _echo_resources(nodes: list[dict]) -> None:
 
 
 def _master(vc: VirtualCluster) -> str:
-    try:
-        return vc.status().get("master") or vc.spec().master_node
-    except VclusterError:
-        return vc.spec().master_node
+    return vc.master
 
 
 @main.command()
@@ -368,12 +342,18 @@ def status(obj: Context, as_json):
 
 
 def _echo_ganeti(ganeti_info: dict | None) -> None:
+    """The header line of the installations: the release every node runs
+    first (after 'gnt-cluster upgrade', the upgraded one), then the others."""
     if not ganeti_info:
         return
-    where = ganeti_info["path"] or "system"
-    line = f"ganeti {ganeti_info['version'] or '-'} ({where})"
-    for extra in ganeti_info.get("extra") or []:
-        line += f", also {extra['version'] or '?'} ({extra['path']})"
+    installed = [{"version": ganeti_info["version"], "path": ganeti_info["path"]},
+                 *(ganeti_info.get("extra") or [])]
+    running = ganeti_info.get("running") or []
+    if len(running) == 1:  # every node on one release: that one first
+        at = next((n for n, i in enumerate(installed) if i["path"] == running[0]["path"]), None)
+        installed.insert(0, {**(installed.pop(at) if at is not None else {}), **running[0]})
+    shown = [f"{i['version'] or '?'} ({i['path'] or 'system'})" for i in installed]
+    line = f"ganeti {shown[0]}" + "".join(f", also {s}" for s in shown[1:])
     versions = {v for v in (ganeti_info.get("node_versions") or {}).values() if v}
     if len(versions) > 1:  # a cluster half-way through gnt-cluster upgrade
         line += "; nodes on " + ", ".join(
@@ -707,7 +687,6 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
       vcluster-ns qa --list
     """
     from . import qa as qa_module
-    from .cluster import default_root
     from .qa_run import QaRunner
 
     from .ganeti import install

@@ -114,7 +114,7 @@ def _try_links() -> str:
 def _try_netem() -> str:
     """What tc says when adding a netem qdisc (empty: it works); both
     programs are looked for where the cluster looks, not in the caller's PATH."""
-    from .shims.common import BASE_PATH
+    from .nodes import BASE_PATH
     ip, tc = (shutil.which(p, path=BASE_PATH) for p in ("ip", "tc"))
     if not ip or not tc:
         return NO_TC

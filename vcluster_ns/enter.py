@@ -12,15 +12,27 @@ A command is started from the host by a short chain of processes::
 Both children die with their parent (PR_SET_PDEATHSIG), so killing the
 caller with SIGKILL leaves nothing running.  The bridge forwards SIGTERM and
 SIGHUP and passes the command's exit status through.
+
+``NodeCommands`` is the host side's way to run commands on a cluster's
+nodes: like ``subprocess.run`` (``run``), started and waited for later
+(``spawn``), or in the foreground with the caller's terminal
+(``foreground``).  It knows the cluster's directory and how to find its
+pid 1; what environment a node's process gets is handed in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
+from typing import Callable
 
 from . import namespaces as ns
+from .errors import ClusterNotUp
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP)
 EXEC_FAILED = 127     # as a shell: no such command
@@ -147,3 +159,117 @@ def run_foreground(pid1: int, node_ns: NodeNamespaces, argv: list[str],
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     return wait_exit_code(bridge)
+
+
+# -- the host side's API -----------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where a command runs: the cluster (its pid 1, a host pid) and, for a
+    node, the node's namespace files (none: the cluster without a node)."""
+
+    pid1: int
+    node_ns: NodeNamespaces
+    node: str | None
+
+
+def target(pid1: int, node: str | None, anchor_file: Path | None, isolated: bool) -> Target:
+    """The target ``node`` (None: no node) of the cluster whose pid 1 is
+    ``pid1``; ``anchor_file`` records the pid of the node's anchor."""
+    if node is None:
+        return Target(pid1, [], None)
+    try:
+        anchor = int(anchor_file.read_text())
+    except (OSError, ValueError):
+        raise ClusterNotUp(f"node {node} has no namespaces (the cluster is starting or broken)",
+                           "try 'vcluster-ns down' and 'vcluster-ns up'") from None
+    return Target(pid1, node_namespaces_from_host(pid1, anchor, isolated), node)
+
+
+class NodeCommands:
+    """Commands on the nodes of one running cluster, from the host.
+
+    ``locate(node)``: the ``Target`` of a node name (None: no node), raising
+    if the cluster is not up; ``env(node)``: the environment of a process
+    acting as that node.
+    """
+
+    def __init__(self, locate: Callable[[str | None], Target],
+                 env: Callable[[str | None], dict[str, str]]):
+        self.locate = locate
+        self.env = env
+
+    def spawn(self, node: str | None, argv: list[str], **fds) -> int:
+        """Start ``argv`` on ``node``; returns the bridge pid to wait for."""
+        where = self.locate(node)
+        return spawn(where.pid1, where.node_ns, argv, self.env(where.node), "/root", **fds)
+
+    def foreground(self, node: str | None, argv: list[str], cwd: str | None = None) -> int:
+        where = self.locate(node)
+        return run_foreground(where.pid1, where.node_ns, argv, self.env(where.node), cwd)
+
+    def run(self, node: str | None, *argv: str, capture: bool = True, check: bool = False,
+            input: str | None = None, timeout: float | None = None
+            ) -> subprocess.CompletedProcess:
+        """Run ``argv`` on ``node`` (None: the cluster without a node identity).
+
+        Like ``subprocess.run``: output captured as text unless ``capture`` is
+        False; ``check`` raises ``subprocess.CalledProcessError`` on failure.
+        """
+        from .errors import InvalidInput
+        argv = list(argv)
+        if not argv:
+            raise InvalidInput("no command to run", "give a program and its arguments")
+        where = self.locate(node)  # unknown node or cluster down: fail before making pipes
+        fds, pipes = {}, []
+        if capture:
+            for name in ("stdout", "stderr"):
+                r, w = os.pipe()
+                fds[name] = w
+                pipes.append(r)
+        if input is not None:
+            r, w = os.pipe()
+            fds["stdin"] = r
+        else:
+            fds["stdin"] = os.open(os.devnull, os.O_RDONLY) if capture else None
+        bridge = spawn(where.pid1, where.node_ns, argv, self.env(where.node), "/root",
+                       stdin=fds.get("stdin"), stdout=fds.get("stdout"),
+                       stderr=fds.get("stderr"))
+        for fd in fds.values():
+            if fd is not None:
+                os.close(fd)
+        if input is not None:
+            with os.fdopen(w, "w") as fh:
+                fh.write(input)
+        out = err = ""
+        if capture:
+            out, err = read_two(pipes[0], pipes[1], timeout)
+        code = wait_exit_code(bridge)
+        if check and code != 0:
+            raise subprocess.CalledProcessError(code, argv, out, err)
+        return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]:
+    """Drain two pipes concurrently (a full pipe would block the child)."""
+    import selectors
+
+    chunks = {fd_out: [], fd_err: []}
+    with selectors.DefaultSelector() as sel:
+        for fd in chunks:
+            sel.register(fd, selectors.EVENT_READ)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while sel.get_map():
+            wait = None if deadline is None else max(0, deadline - time.monotonic())
+            events = sel.select(wait)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                break
+            for key, _ in events:
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+    for fd in chunks:
+        os.close(fd)
+    return tuple(b"".join(chunks[fd]).decode(errors="replace") for fd in (fd_out, fd_err))

@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import sys
 
+from .roots import DEFAULT_CLUSTER, ENV_DEFAULTS
+
 # Global options the short way understands, as click declares them in cli.py.
 GLOBAL_OPTIONS = {"--cluster": "cluster", "-c": "cluster", "--root": "root"}
-ENV_DEFAULTS = {"cluster": "VCLUSTER_NS_CLUSTER", "root": "VCLUSTER_NS_ROOT"}
 
 
 def parse_plain_run(args: list[str]) -> tuple[str, str | None, str, list[str]] | None:
@@ -52,19 +53,17 @@ def parse_plain_run(args: list[str]) -> tuple[str, str | None, str, list[str]] |
     for key, var in ENV_DEFAULTS.items():
         if key not in options and os.environ.get(var):
             options[key] = os.environ[var]
-    return options.get("cluster", "default"), options.get("root"), node, command
+    return options.get("cluster", DEFAULT_CLUSTER), options.get("root"), node, command
 
 
 def run_plain(cluster: str, root: str | None, node: str, command: list[str]) -> int:
-    from pathlib import Path
-
     from . import policy
     from .cluster import VirtualCluster
     from .errors import VclusterError
+    from .roots import root_option
 
     try:
         policy.check_command(command)
-        from .cluster import root_option
         vc = VirtualCluster(cluster, root_option(root))
         code = vc.run_foreground(node, command, cwd=os.getcwd())
         hint = vc.not_master_hint(node, command, code)

@@ -41,6 +41,19 @@ def check_delay(text: str) -> str:
     return text
 
 
+def request(action: str, nodes: list[str], value: str | None = None) -> dict:
+    """The supervisor's ``net`` request for ``action`` on ``nodes`` (full
+    names), its value checked first."""
+    if action == "delay":
+        check_delay(value)
+    elif action == "loss":
+        check_loss(value)
+    message = {"op": "net", "action": action, "nodes": nodes}
+    if value is not None:
+        message["value"] = value
+    return message
+
+
 def check_loss(text: str) -> str:
     match = _LOSS.match(text or "")
     if not match or float(match.group(1)) > 100:
@@ -107,6 +120,16 @@ class NetworkFaults:
         words = [w for k in ("delay", "loss") if k in params for w in (k, params[k])]
         return [[TC, "qdisc", "replace", "dev", end, "root", "netem", *words]
                 for end, _ in self.cables(node)]
+
+    def commands(self, action: str, nodes: list[str], value: str = "") -> list[list[str]]:
+        """The commands that apply ``action`` (one of ACTIONS) to ``nodes``."""
+        if action == "partition":
+            return self.partition(nodes)
+        if action == "heal":
+            return self.heal()
+        if action in ("down", "up"):
+            return [c for n in nodes for c in self.set_link(n, action == "up")]
+        return [c for n in nodes for c in self.set_netem(n, action, value)]
 
     def heal(self) -> list[list[str]]:
         commands = []

@@ -48,6 +48,7 @@ NODE_SUBDIRS = (
 # directory over it.
 FILE_STORAGE_DIR = "/srv/ganeti/file-storage"
 SHARED_FILE_STORAGE_DIR = "/srv/ganeti/shared-file-storage"
+MAX_SOCKET_PATH = 107  # a unix socket's sun_path holds 108 bytes with the terminating NUL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +139,16 @@ class ClusterPaths:
     def seeded_file(self) -> Path:
         """Written once ``up`` has created a cluster file's instances."""
         return self.dir / "seeded"
+
+    def private_dir(self, target: str) -> Path:
+        """The cluster's own directory shown at the host's ``target``
+        (``/var/lib/ganeti`` -> ``private/var-lib-ganeti``)."""
+        return self.private / target.strip("/").replace("/", "-")
+
+    @property
+    def unfinished_init(self) -> Path:
+        """Present while Ganeti's init runs, and after it was interrupted."""
+        return self.dir / "init-unfinished"
 
     def node_root(self, node: str) -> Path:
         return self.dir / node
@@ -242,10 +253,12 @@ def create_cluster_tree(
     groups: list[str],
     node_defaults: dict[str, dict[str, str]],
     os_definitions: Path,
+    hidden: list[str] = (),
 ) -> None:
     """Create a new cluster directory; on any failure remove what was made.
 
-    ``node_defaults`` maps each node to its ``etc/default/ganeti`` variables.
+    ``node_defaults`` maps each node to its ``etc/default/ganeti`` variables;
+    ``hidden``: host directories the cluster has its own of (mounts.py).
     """
     import shutil  # here, not at the top: `vcluster-ns run` never needs it
     try:
@@ -259,6 +272,7 @@ def create_cluster_tree(
         ) from None
     try:
         _populate(paths, spec, users, groups, node_defaults, os_definitions)
+        ensure_runtime_files(paths, hidden)
         spec.save(paths.spec_file)  # last: its presence means "complete"
     except (OSError, shutil.Error) as exc:
         shutil.rmtree(paths.dir, ignore_errors=True)
@@ -289,9 +303,7 @@ def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None
                 paths.logs, paths.srv / "ganeti" / "file-storage",
                 paths.srv / "ganeti" / "shared-file-storage"):
         sub.mkdir(parents=True, exist_ok=True)
-    for sub in ("root", "var-lib-ganeti", "var-log-ganeti"):
-        (paths.private / sub).mkdir(parents=True, exist_ok=True)
-    paths.empty_ssl_certs.mkdir()
+    paths.empty_ssl_certs.mkdir(parents=True)
     shutil.copytree(os_definitions, paths.os_dir, symlinks=True)
     write_etc_files(paths, spec, users, groups)
     paths.console_log.touch()
@@ -302,10 +314,13 @@ def _populate(paths, spec, users, groups, node_defaults, os_definitions) -> None
         create_node_tree(paths, node, node_defaults[node])
 
 
-def ensure_runtime_files(paths: ClusterPaths) -> None:
-    """Files every start needs (also for clusters made by an older version)."""
+def ensure_runtime_files(paths: ClusterPaths, hidden: list[str] = ()) -> None:
+    """Files every start needs (also for clusters made by an older version);
+    ``hidden``: host directories the cluster has its own of (mounts.py)."""
     (paths.dir / "tmp").mkdir(mode=0o1777, exist_ok=True)
     paths.empty_ssl_certs.mkdir(parents=True, exist_ok=True)
+    for target in (*hidden, "/root"):
+        paths.private_dir(target).mkdir(parents=True, exist_ok=True)
     for path in (paths.console_log, paths.sysrq_tripwire):
         path.touch()
 
@@ -321,20 +336,21 @@ HELPER_SCRIPTS = {
 
 
 def render_helper_script(name: str, vcluster_ns: list[str], root: Path, cluster: str,
-                         nodes: list[str]) -> str:
-    """The helper scripts Ganeti's vcluster-setup writes, working through vcluster-ns."""
+                         nodes: list[str], daemon_util: str) -> str:
+    """The helper scripts Ganeti's vcluster-setup writes, working through
+    vcluster-ns (``daemon_util``: the path of Ganeti's daemon-util)."""
     what, body = HELPER_SCRIPTS[name]
     run = " ".join(shlex.quote(a) for a in vcluster_ns) + \
         f" --root {shlex.quote(str(root))} --cluster {shlex.quote(cluster)} run"
     head = f"#!/bin/sh\n# {name}: {what} (vcluster-setup's helper, written by vcluster-ns)\nset -e\n"
     if name == "cmd":
         return head + f"exec {run} {body}\n"
-    from .ganeti.install import DAEMON_UTIL, PKGLIBDIR
     if name == "restart-all":
-        lines = [f"{run} {n} {DAEMON_UTIL} stop-all" for n in nodes]
-        lines += [f"{run} {n} {DAEMON_UTIL} start-all" for n in nodes]
+        lines = [f"{run} {n} {daemon_util} stop-all" for n in nodes]
+        lines += [f"{run} {n} {daemon_util} start-all" for n in nodes]
         return head + "\n".join(lines) + "\n"
-    program = f"{PKGLIBDIR}/{body}" if body.startswith("daemon-util") else body
+    program = body.replace("daemon-util", daemon_util, 1) if body.startswith("daemon-util") \
+        else body
     return head + "\n".join(f"{run} {n} {program}" for n in nodes) + "\n"
 
 
@@ -358,11 +374,12 @@ def render_node_cmd(vcluster_ns: list[str], root: Path, cluster: str, node: str)
     )
 
 
-def write_helper_scripts(paths: ClusterPaths, spec: ClusterSpec, vcluster_ns: list[str]) -> None:
+def write_helper_scripts(paths: ClusterPaths, spec: ClusterSpec, vcluster_ns: list[str],
+                         daemon_util: str) -> None:
     for name in HELPER_SCRIPTS:
         path = paths.dir / name
         path.write_text(render_helper_script(name, vcluster_ns, paths.dir.parent,
-                                             spec.name, spec.node_names))
+                                             spec.name, spec.node_names, daemon_util))
         path.chmod(0o755)
     for node in spec.node_names:
         path = paths.node_root(node) / "cmd"

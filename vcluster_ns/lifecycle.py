@@ -32,13 +32,33 @@ and the state is judged from what the cluster shows.
                   joined or daemons are missing (``up`` finishes the job)
     stopping      down in progress
     down          not running
+
+**Transitions**, as the commands drive them::
+
+    absent ──up──► created ──► booting ──► initialising ──► joining ──► up
+                                  ▲            │ interrupted     │         │
+                                  │            ▼                 ▼         │
+    down ◄──down── (any running) ─┴──────── incomplete ──up──► ... ──► up ◄┘
+
+``up`` ends only in ``up``: after its work it judges the cluster again
+(``judge``) and, while something is missing that waiting or starting
+daemons can supply, does that; what is still missing at the deadline is
+the error it ends with.  "up" is a state that is checked, never a message.
+
+**The process titles** (``title``, ``parse_title``): every long-lived
+process of a cluster is named ``vcluster-ns ROLE NAME DIR`` (launcher, init,
+supervisor, and ``node NODE`` for the anchors), so ``ps`` tells clusters
+apart and ``kill_strays`` finds a cluster no supervisor.pid names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import fcntl
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -49,6 +69,25 @@ ABSENT, CREATED, BOOTING, INITIALISING, JOINING = (
 UP, INCOMPLETE, STOPPING, DOWN = "up", "incomplete", "stopping", "down"
 STATES = (ABSENT, CREATED, BOOTING, INITIALISING, JOINING, UP, INCOMPLETE, STOPPING, DOWN)
 PHASES = (BOOTING, INITIALISING, JOINING, STOPPING)  # only while a command holds the lock
+RUNNING_STATES = (UP, INCOMPLETE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """A timed step of ``up``: ``label`` keys ``Recorder.timings`` (what the
+    benchmark reports); ``phase`` is the state the cluster shows meanwhile."""
+
+    label: str
+    phase: str | None = None
+
+
+BOOT = Step("namespaces+daemons", BOOTING)
+INIT = Step("gnt-cluster init", INITIALISING)
+JOIN = Step("node adds", JOINING)
+NEW_DAEMONS = Step("new nodes' daemons", JOINING)
+FINISH = Step("finishing", JOINING)
+SEED = Step("seeded instances")
+RESTORE = Step("restore")
 
 PHASE_FILE = "lifecycle"
 
@@ -132,6 +171,18 @@ class ClusterLock:
     def held(self) -> bool:
         return self.fd is not None
 
+    @contextlib.contextmanager
+    def owning(self, on_wait: Callable[[int | None], None] = lambda pid: None):
+        """Hold the lock for a block (again, if this object holds it already)."""
+        if self.held:
+            yield
+            return
+        self.acquire(on_wait)
+        try:
+            yield
+        finally:
+            self.release()
+
 
 def _holder_pid(fd: int, locks: str = "/proc/locks") -> int | None:
     """The pid holding an exclusive flock on ``fd``'s file, from the kernel's
@@ -188,17 +239,159 @@ def clear_phase(cluster_dir: Path) -> None:
         pass
 
 
-# -- every process of a cluster -------------------------------------------------
+# -- the steps of one command ---------------------------------------------------
+
+class Recorder:
+    """Times the steps of one ``up`` and, while ``owns()`` (the lock is
+    held), records each step's phase in the cluster's phase file."""
+
+    def __init__(self, cluster_dir: Path, owns: Callable[[], bool] = lambda: True,
+                 facts: dict | None = None):
+        self.cluster_dir = cluster_dir
+        self.owns = owns
+        self.facts = dict(facts or {})
+        self.timings: dict[str, float] = {}
+
+    def enter(self, phase: str) -> None:
+        if self.owns():
+            set_phase(self.cluster_dir, phase, **self.facts)
+
+    @contextlib.contextmanager
+    def step(self, step: Step):
+        start = time.monotonic()
+        if step.phase:
+            self.enter(step.phase)
+        try:
+            yield
+        finally:
+            self.timings[step.label] = (self.timings.get(step.label, 0.0)
+                                        + time.monotonic() - start)
+
+
+# -- judging a cluster ------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What ``judge`` needs to know of a cluster, gathered by its caller."""
+
+    exists: bool
+    running: bool = False
+    record: tuple[str, int, dict[str, str]] | None = None  # the phase file
+    locked_by_other: bool = False   # another command holds the lock now
+    initialised: bool = False       # Ganeti's init has run on the first node
+    missing: tuple[str, ...] = ()   # what a running cluster lacks (see ``missing``)
+
+
+def judge(facts: Facts) -> tuple[str, list[str]]:
+    """The state (one of STATES) and, for ``incomplete``, what is missing."""
+    if not facts.exists:
+        return ABSENT, []
+    record = facts.record
+    if record and record[0] in PHASES and facts.locked_by_other:
+        return record[0], []
+    if not facts.running:
+        started = record is not None or facts.initialised
+        return (DOWN if started else CREATED), []
+    if facts.missing:
+        return INCOMPLETE, list(facts.missing)
+    return UP, []
+
+
+def settle(judge: Callable[[], list[str]], repair: Callable[[], bool],
+           attempts: int = 3) -> list[str]:
+    """``up``'s last step: judge what the cluster lacks; while something is
+    missing and ``repair()`` could do something about it (it says so), let
+    it and judge again.  Returns what is still missing: empty means up."""
+    for _ in range(attempts):
+        lacking = judge()
+        if not lacking or not repair():
+            return lacking
+    return judge()
+
+
+def init_wanted(record: tuple[str, int, dict[str, str]] | None) -> bool | None:
+    """Did the last ``up`` want Ganeti initialised (None: not recorded)?"""
+    if record is None or "init" not in record[2]:
+        return None
+    return record[2]["init"] == "1"
+
+
+def missing(initialised: bool, unfinished_init: bool, nodes: list[dict],
+            expected: dict[str, list[str]]) -> list[str]:
+    """What a running cluster that should run Ganeti lacks, in words.
+
+    ``nodes``: the supervisor's status of each node (name, role, stopped,
+    daemons with their states); ``expected``: the daemons each node that
+    has joined should run (nodes not in it are not judged)."""
+    if unfinished_init:
+        return ["Ganeti's init was interrupted"]
+    if not initialised:
+        return ["Ganeti is not initialised"]
+    what = []
+    not_joined = [n["name"] for n in nodes if n["role"] == "not-joined"]
+    if not_joined:
+        what.append(f"{len(not_joined)} node(s) not joined: {some(not_joined)}")
+    lacking = missing_daemons(nodes, expected)
+    if lacking:
+        what.append("daemons not running on " + some(
+            [f"{node} ({', '.join(d.removeprefix('ganeti-') for d in ds)})"
+             for node, ds in lacking.items()]))
+    return what
+
+
+def missing_daemons(nodes: list[dict], expected: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Joined nodes (not stopped on purpose) whose expected daemons were never
+    started, or stopped or gave up, without anybody asking."""
+    lacking = {}
+    for node in nodes:
+        if node["role"] in (None, "not-joined", "offline") or node["stopped"]:
+            continue
+        alive = {d["daemon"] for d in node["daemons"] if d["state"] not in ("stopped", "failed")}
+        absent = [d for d in expected.get(node["name"], ()) if d not in alive]
+        if absent:
+            lacking[node["name"]] = absent
+    return lacking
+
+
+def some(names: list[str], most: int = 5) -> str:
+    """A list for one line: the first few, then how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+# -- process titles ---------------------------------------------------------------
 
 ROLES = ("launcher", "init", "supervisor")
+TITLE_PREFIX = "vcluster-ns"
 
+
+def title(role: str, name: str, cluster_dir: Path | str) -> str:
+    """What ps shows: the role, the cluster and its directory (names repeat
+    across roots; the directory tells clusters apart)."""
+    return f"{TITLE_PREFIX} {role} {name} {cluster_dir}"
+
+
+def parse_title(text: str) -> tuple[str, str, str] | None:
+    """(role, name, directory) of a title ``title`` made, else None."""
+    words = text.strip().split(" ", 3)
+    if len(words) != 4 or words[0] != TITLE_PREFIX or words[1] not in ROLES:
+        return None
+    return words[1], words[2], words[3]
+
+
+def node_title(node: str) -> str:
+    """The title of the anchor process holding ``node``'s namespaces."""
+    return f"{TITLE_PREFIX} node {node}"
+
+
+# -- every process of a cluster -------------------------------------------------
 
 def processes_by_title(name: str, cluster_dir: Path, proc: str = "/proc") -> dict[int, str]:
     """Our own processes of cluster ``name`` in ``cluster_dir``, found by the
     process titles boot.py gives them (``vcluster-ns ROLE NAME DIR``): also
     those that no supervisor.pid names, e.g. a cluster started by an ``up``
     that lost a race before clusters had a lock."""
-    wanted = {f"vcluster-ns {role} {name} {cluster_dir}": role for role in ROLES}
+    wanted = (name, str(cluster_dir))
     # A launcher in its first moments, before it sets its title.
     starting = [b"-m", b"vcluster_ns.boot", os.fsencode(cluster_dir)]
     found = {}
@@ -210,9 +403,9 @@ def processes_by_title(name: str, cluster_dir: Path, proc: str = "/proc") -> dic
                 argv = fh.read().split(b"\0")
         except OSError:
             continue
-        title = argv[0].decode(errors="replace").strip()
-        if title in wanted:
-            found[int(entry)] = wanted[title]
+        parsed = parse_title(argv[0].decode(errors="replace"))
+        if parsed is not None and parsed[1:] == wanted:
+            found[int(entry)] = parsed[0]
         elif [a for a in argv if a][-3:] == starting:
             found[int(entry)] = "launcher"
     return found
@@ -224,7 +417,6 @@ def kill_strays(name: str, cluster_dir: Path, timeout: float = 30.0) -> list[int
     namespace of a pid 1 that dies.  For ``down`` after the cluster it knows
     has stopped, and for ``up`` before it starts one: whatever is left then
     was started by an interrupted or racing ``up``.  Returns the pids."""
-    import time
     killed = []
     for pid, role in processes_by_title(name, cluster_dir).items():
         if role == "supervisor":

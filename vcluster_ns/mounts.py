@@ -165,10 +165,13 @@ def shim_path(shims_root: Path, target: str) -> Path:
 
 def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
                         sysrq: bool | None = None,
-                        usr_layers: list[str] = ()) -> list[MountOp]:
+                        usr_layers: list[str] = (),
+                        hidden: list[str] = ()) -> list[MountOp]:
     """``sysrq``: does the kernel have /proc/sysrq-trigger (default: look).
     ``usr_layers``: directories laid over ``/usr``, topmost first (an
-    installation tree's ``usr``: its programs appear at their own paths)."""
+    installation tree's ``usr``: its programs appear at their own paths).
+    ``hidden``: directories of the host (its Ganeti's state, say) that the
+    cluster's processes see as empty ones of the cluster's own, as /root."""
     if sysrq is None:
         sysrq = os.path.exists(SYSRQ_TRIGGER)
     ops: list[MountOp] = [
@@ -191,11 +194,9 @@ def plan_cluster_mounts(paths: ClusterPaths, shim_targets: list[str],
     if os.path.isdir(SYSTEM_CA_DIR):
         ops.append(Bind(str(paths.empty_ssl_certs), SYSTEM_CA_DIR))
     ops += cover(paths, paths.srv, "/srv")
-    for source, target in ((paths.private / "var-lib-ganeti", "/var/lib/ganeti"),
-                           (paths.private / "var-log-ganeti", "/var/log/ganeti"),
-                           (paths.private / "root", "/root")):
+    for target in (*hidden, "/root"):
         if os.path.isdir(target):
-            ops += cover(paths, source, target)
+            ops += cover(paths, paths.private_dir(target), target)
     ops += shim_overlays(paths.shims, shim_targets)
     return ops
 

@@ -78,6 +78,26 @@ def dangerous_operation(argv: list[str]) -> str | None:
     return None
 
 
+def ganeti_command(argv: list[str]) -> str | None:
+    """The Ganeti command (``gnt-*``) a command line runs first, as one
+    string, through wrappers (env, nice, ...) and into ``sh -c SCRIPT`` (as
+    ``<cluster>/<node>/cmd`` runs it); None if it runs none first."""
+    argv = _unwrap(argv)
+    if not argv:
+        return None
+    program = os.path.basename(argv[0])
+    if program in SHELLS:
+        script = shell_script(argv[1:])
+        if script is None:
+            return None
+        try:
+            words = shlex.split(re.split(r"[;&|\n()`]+|\$\(", script)[0], comments=True)
+        except ValueError:
+            return None
+        return ganeti_command(words)
+    return shlex.join(argv) if program.startswith("gnt-") else None
+
+
 def shell_script(args: list[str]) -> str | None:
     """The script of ``sh -c SCRIPT``, also with bundled flags (``-lc``, ``-ec``)."""
     for index, arg in enumerate(args):

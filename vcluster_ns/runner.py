@@ -12,9 +12,13 @@ Life of a daemon (``Daemon.state``)::
            holding one of ``ok_messages`` ─► that state (no restart)
     stop(): SIGTERM to the process group, ``grace`` seconds, then SIGKILL ─► stopped
 
-Readiness is observed, not assumed: a daemon is ``running`` once its probe
-(a listening TCP/UDP port or unix socket, read from ``/proc/net``) answers.
+Readiness is observed, not assumed: a daemon is ``running`` once the socket
+its spec names (``DaemonSpec.ready``: a TCP/UDP port or unix socket) shows
+as listening in the socket tables of its network namespace (``/proc/net``,
+or another namespace's ``/proc/PID/net``), or once its own probe answers.
 Daemons write to per-daemon log files, never to pipes nobody reads.
+
+What a daemon is comes in as data (``daemonspec.DaemonSpec``).
 """
 
 from __future__ import annotations
@@ -28,9 +32,14 @@ import subprocess
 import time
 from collections import deque
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Callable
 
 import trio
+
+from .daemonspec import TCP, UDP, UNIX, DaemonSpec, Listening
+
+__all__ = ["DaemonSpec", "Listening", "ListenTable", "RestartPolicy", "Supervisor", "tail",
+           "STARTING", "RUNNING", "BACKOFF", "STOPPED", "FAILED"]
 
 STARTING, RUNNING, BACKOFF, STOPPED, FAILED = (
     "starting", "running", "backoff", "stopped", "failed")
@@ -57,21 +66,6 @@ class RestartPolicy:
         while crash_times and now - crash_times[0] > self.window:
             crash_times.popleft()
         return len(crash_times) > self.max_restarts
-
-
-@dataclasses.dataclass
-class DaemonSpec:
-    group: str
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    probe: Callable[[], Awaitable[bool]] | None = None
-    ok_exits: dict[int, str] = dataclasses.field(default_factory=dict)
-    # Some daemons say why they stopped only in words: text -> state.
-    ok_messages: dict[str, str] = dataclasses.field(default_factory=dict)
-    pid_file: Path | None = None
-    cwd: str = "/"
 
 
 @dataclasses.dataclass
@@ -137,6 +131,20 @@ class Supervisor:
         self.grace = grace
         self.ready_timeout = ready_timeout
         self.log = log
+        self._listen_tables: dict[str, ListenTable] = {}
+
+    def listening(self, ready: Listening) -> bool:
+        """Is the socket ``ready`` names listening (one table per namespace)?"""
+        table = self._listen_tables.get(ready.proc_net)
+        if table is None:
+            table = self._listen_tables[ready.proc_net] = ListenTable(proc_net=ready.proc_net)
+        if ready.kind == TCP:
+            return table.tcp(*ready.address)
+        if ready.kind == UDP:
+            return table.udp(*ready.address)
+        if ready.kind == UNIX:
+            return table.unix(ready.address)
+        raise ValueError(f"unknown kind of socket {ready.kind!r}")
 
     # -- groups ------------------------------------------------------------
     async def _group(self, name: str, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -282,6 +290,11 @@ class Supervisor:
 
     async def _watch_ready(self, daemon: Daemon, process: trio.Process) -> None:
         probe = daemon.spec.probe
+        if probe is None and daemon.spec.ready is not None:
+            ready = daemon.spec.ready
+
+            async def probe() -> bool:
+                return self.listening(ready)
         if probe is None:
             daemon.set_state(RUNNING)
             return

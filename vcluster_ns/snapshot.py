@@ -255,6 +255,28 @@ def create(paths: ClusterPaths, spec: ClusterSpec, root: Path, name: str,
     return info
 
 
+def refuse_up(cluster: str, is_up: bool, stop: bool) -> None:
+    """A snapshot is of a cluster that is down (``stop``: it is brought down)."""
+    if is_up and not stop:
+        raise InvalidInput(f"cluster {cluster!r} is up",
+                           "run 'vcluster-ns down' first, or pass --stop to down it, "
+                           "snapshot it and bring it back up")
+
+
+def refuse_target(cluster: str, exists: bool, is_up: bool, reset: bool) -> None:
+    """A snapshot is restored over an existing cluster only with ``reset``,
+    and only while it is down."""
+    if not exists:
+        return
+    if is_up:
+        raise InvalidInput(f"cluster {cluster!r} is up",
+                           "run 'vcluster-ns down' first, then --reset replaces it")
+    if not reset:
+        raise InvalidInput(f"cluster {cluster!r} already exists",
+                           "pass --reset to replace it with the snapshot, "
+                           "or use --cluster OTHER")
+
+
 def refuse_existing(root: Path, name: str, force: bool) -> None:
     if snapshot_dir(root, name).exists() and not force:
         raise InvalidInput(f"snapshot {name!r} already exists",

@@ -71,7 +71,8 @@ def test_each_cluster_runs_its_tree_side_by_side(clusters, trees):
     assert ganeti_status(both) == {
         "path": str(trees["A"]), "version": "3.0.2",
         "extra": [{"path": str(trees["B"]), "version": "3.0.99"}],
-        "node_versions": {"node1": "3.0", "node2": "3.0", "node3": "3.0"}}
+        "node_versions": {"node1": "3.0", "node2": "3.0", "node3": "3.0"},
+        "running": [{"path": str(trees["A"]), "version": "3.0.2"}]}
     assert ganeti_status(other)["version"] == "3.0.99"
     assert ganeti_status(other)["node_versions"] == {"node1": "3.0.99", "node2": "3.0.99"}
     # Ganeti's Python on the nodes is the tree's version.
@@ -107,7 +108,7 @@ def upgrade(cli: Cli, version: str) -> None:
     assert done.returncode == 0 or any(k in output for k in KNOWN_KERNEL_ERRORS), output
 
 
-def test_upgrade_to_the_extra_tree_and_back(clusters):
+def test_upgrade_to_the_extra_tree_and_back(clusters, trees):
     both, _, _ = clusters
     both("run", "node1", "gnt-instance", "add", "-t", "diskless", "-o", "noop",
          "--no-name-check", "--no-ip-check", "-n", "node2", "inst1")
@@ -115,6 +116,9 @@ def test_upgrade_to_the_extra_tree_and_back(clusters):
     upgrade(both, "3.0.99")
     assert ganeti_status(both)["node_versions"] == {
         "node1": "3.0.99", "node2": "3.0.99", "node3": "3.0.99"}
+    # The header shows the version the nodes run now, not the base tree's.
+    assert both("status").stdout.splitlines()[1] == \
+        f"ganeti 3.0.99 ({trees['B']}), also 3.0.2 ({trees['A']})"
     # Every node's noded was restarted from tree B.
     for node in ("node1", "node2", "node3"):
         assert markers(both, node)[-1] == "tree-B", node
@@ -127,6 +131,8 @@ def test_upgrade_to_the_extra_tree_and_back(clusters):
     upgrade(both, "3.0")  # the roll-back
     assert ganeti_status(both)["node_versions"] == {
         "node1": "3.0", "node2": "3.0", "node3": "3.0"}
+    assert both("status").stdout.splitlines()[1] == \
+        f"ganeti 3.0.2 ({trees['A']}), also 3.0.99 ({trees['B']})"
     for node in ("node1", "node2", "node3"):
         assert markers(both, node)[-1] == "tree-A", node
     assert both("run", "node1", *LISTING).stdout == before

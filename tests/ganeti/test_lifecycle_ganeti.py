@@ -88,8 +88,10 @@ def test_sigkill_of_up_during_node_adds_then_up_finishes(cli):
     assert cli("run", "master", "gnt-instance", "list").returncode == 0
     refused = cli("run", "node2", "gnt-instance", "list", check=False)
     assert refused.returncode != 0 and "This is not the master node" in refused.stderr
+    # The hint reaches this cluster: it repeats --root and --cluster.
     assert refused.stderr.strip().splitlines()[-1].startswith(
-        "hint: node2 is not the master; 'vcluster-ns run master gnt-instance list'")
+        f"hint: node2 is not the master; 'vcluster-ns --root {cli.root} --cluster "
+        f"{cli.cluster} run master gnt-instance list'")
 
 
 def test_sigkill_once_init_wrote_the_configuration_then_up_finishes(cli):

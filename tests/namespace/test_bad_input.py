@@ -299,16 +299,42 @@ def test_logs_of_an_unknown_daemon(unchanged):
     assert_one_error_line(result, 2, "unknown daemon 'foo' (daemons: noded, ")
 
 
+def test_kill_of_an_unknown_daemon_is_bad_input_like_logs(unchanged):
+    """Not "is not running" with a hint to start the node: the name is wrong."""
+    result = unchanged("kill", "node1", "foo", check=False)
+    assert_one_error_line(result, 2, "unknown daemon 'foo' (daemons: noded, ")
+
+
+def test_a_busy_rapi_port_is_refused_before_anything_is_created(tmp_path):
+    import socket
+    root = tmp_path / "root"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = Cli(root)("up", "--no-init", "--rapi-port", str(port), check=False)
+    line = assert_one_error_line(
+        result, 2, f"--rapi-port {port} is in use on 127.0.0.1 "
+        "(choose another --rapi-port, or 0 for a free one)")
+    assert line.count("Error") == 1
+    assert not root.exists() or tree(root) == {}
+
+
 @pytest.mark.parametrize("args,field", [
-    pytest.param(["--nodes", "2"], "nodes (is 1)", id="nodes"),
-    pytest.param(["--network", "198.18.0.0/16"], "network (is '192.0.2.0/24')", id="network"),
-    pytest.param(["--domain", "example.test"], "domain (is '')", id="domain"),
+    pytest.param(["--nodes", "2"], "--nodes 1, not 2", id="nodes"),
+    pytest.param(["--network", "198.18.0.0/16"], "--network 192.0.2.0/24, not 198.18.0.0/16",
+                 id="network"),
+    pytest.param(["--domain", "example.test"], "--domain unset, not example.test", id="domain"),
+    pytest.param(["--rapi-port", "5080"], "--rapi-port unset, not 5080", id="rapi-port"),
 ])
 def test_up_with_options_that_differ_from_the_existing_cluster(unchanged, args, field):
+    """Named as the user types them: the option and both values, never
+    Python's None or a field name."""
     result = unchanged("up", "--no-init", *args, check=False)
-    assert_one_error_line(
-        result, 2, f"cluster '{unchanged.cluster}' already exists with a different {field}",
+    line = assert_one_error_line(
+        result, 2, f"cluster '{unchanged.cluster}' already exists with {field}",
         "(use --cluster OTHER for a new one, or 'vcluster-ns destroy' first)")
+    assert "None" not in line and "_" not in line.split("(")[0]
 
 
 @unprivileged_only

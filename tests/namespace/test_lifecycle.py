@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,18 @@ def test_status_shows_incomplete_with_what_is_missing(cli):
     assert "incomplete" in out and "missing: Ganeti is not initialised" in out
     # up --no-init asks for nothing more: it is up as far as it is concerned
     assert "already up" in cli("up", "--no-init").stdout
+
+
+def test_the_last_hint_of_up_reaches_the_same_cluster(cli):
+    """Following 'try: ...' must work: for a cluster other than the default
+    (and another --root) the hint repeats --root and --cluster."""
+    out = cli("up", "--no-init", "--nodes", "1").stdout
+    hint = out.strip().splitlines()[-1].split("try: ", 1)[1]
+    assert hint == (f"vcluster-ns --root {cli.root} --cluster {cli.cluster} "
+                    "run node1 gnt-node list")
+    # followed as typed, with 'true' for 'gnt-node list' (no Ganeti here)
+    argv = [sys.executable, "-m", "vcluster_ns.entry", *shlex.split(hint)[1:-2], "true"]
+    assert subprocess.run(argv, stdin=subprocess.DEVNULL).returncode == 0
 
 
 def test_run_of_a_file_that_is_not_executable_exits_126(cli):

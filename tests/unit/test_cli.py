@@ -143,7 +143,7 @@ def test_status_of_down_cluster(invoke, down_cluster):
 def test_up_with_conflicting_spec(invoke, down_cluster):
     line = assert_one_line_error(
         invoke("--root", str(down_cluster), "up", "--nodes", "5", "--no-init"), 2)
-    assert "already exists with a different nodes" in line
+    assert "already exists with --nodes 2, not 5" in line
 
 
 @pytest.mark.parametrize("args", [["node", "stop", "node1"], ["kill", "node1", "noded"],

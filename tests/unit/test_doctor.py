@@ -145,7 +145,7 @@ def test_missing_tc_is_not_advised_as_a_missing_kernel_module():
 
 def test_netem_probe_finds_tc_without_the_callers_path(monkeypatch):
     import shutil
-    from vcluster_ns.shims.common import BASE_PATH, search_path
+    from vcluster_ns.nodes import BASE_PATH, search_path
     monkeypatch.setenv("PATH", "/nonexistent")
     if shutil.which("tc", path=BASE_PATH) is None:
         pytest.skip("tc is not installed here")

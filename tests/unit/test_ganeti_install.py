@@ -175,6 +175,7 @@ def test_without_an_installation_only_the_directories_are_made(tmp_path):
 
 
 def test_status_names_each_nodes_version(tmp_path):
+    fake_tree(tmp_path, "3.1", "3.1.0")
     fake_tree(tmp_path / "b", "3.2", "3.2.0")
     spec = ClusterSpec(nodes=2, ganeti=str(tmp_path), ganeti_version="3.1.0",
                        ganeti_extra=(str(tmp_path / "b"),))
@@ -185,7 +186,44 @@ def test_status_names_each_nodes_version(tmp_path):
     info = install.status(spec, roots)
     assert info == {"path": str(tmp_path), "version": "3.1.0",
                     "extra": [{"path": str(tmp_path / "b"), "version": "3.2.0"}],
-                    "node_versions": {"node1": "3.2", "node2": "3.1"}}
+                    "node_versions": {"node1": "3.2", "node2": "3.1"},
+                    "running": [{"version": "3.2.0", "path": str(tmp_path / "b")},
+                                {"version": "3.1.0", "path": str(tmp_path)}]}
+
+
+def test_status_header_shows_the_version_the_nodes_run_after_an_upgrade(tmp_path):
+    """Every node switched to the extra tree's 3.2 (gnt-cluster upgrade):
+    the header leads with 3.2.0, not the default tree's 3.1.0."""
+    from click.testing import CliRunner
+
+    from vcluster_ns.cli import _echo_ganeti
+    fake_tree(tmp_path, "3.1", "3.1.0")
+    fake_tree(tmp_path / "b", "3.2", "3.2.0")
+    spec = ClusterSpec(nodes=2, ganeti=str(tmp_path), ganeti_version="3.1.0",
+                       ganeti_extra=(str(tmp_path / "b"),))
+    roots = {"node1": tmp_path / "n1", "node2": tmp_path / "n2"}
+    for root in roots.values():
+        (root / "etc/ganeti").mkdir(parents=True)
+        (root / "etc/ganeti/lib").symlink_to("/usr/lib/ganeti/3.2")
+    info = install.status(spec, roots)
+    assert info["running"] == [{"version": "3.2.0", "path": str(tmp_path / "b")}]
+    import click
+
+    @click.command()
+    def show():
+        _echo_ganeti(info)
+    out = CliRunner().invoke(show).output
+    assert out == f"ganeti 3.2.0 ({tmp_path / 'b'}), also 3.1.0 ({tmp_path})\n"
+    (roots["node2"] / "etc/ganeti/lib").unlink()
+    (roots["node2"] / "etc/ganeti/lib").symlink_to("/usr/lib/ganeti/3.1")
+    half = install.status(spec, roots)
+
+    @click.command()
+    def show_half():
+        _echo_ganeti(half)
+    out = CliRunner().invoke(show_half).output
+    assert out.startswith(f"ganeti 3.1.0 ({tmp_path}), also 3.2.0 ({tmp_path / 'b'}); "
+                          "nodes on node1 3.2, node2 3.1")
 
 
 def test_the_tree_is_laid_over_usr_before_the_shims(tmp_path):

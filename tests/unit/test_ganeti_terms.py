@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from vcluster_ns import ganeti
-from vcluster_ns.ganeti import Readiness
+from vcluster_ns.daemonspec import Listening
 from vcluster_ns.spec import ClusterSpec
 
 SPEC = ClusterSpec(nodes=2, network_mode="shared")
@@ -34,12 +34,12 @@ def test_daemon_argv():
 def test_readiness():
     root = Path("/r/c/node1")
     assert ganeti.readiness(SPEC, root, "node1", "ganeti-noded") == \
-        Readiness(tcp=("192.0.2.10", 1811))
+        Listening("tcp", ("192.0.2.10", 1811))
     assert ganeti.readiness(SPEC, root, "node1", "ganeti-confd") == \
-        Readiness(udp=("192.0.2.10", 1814))
-    assert ganeti.readiness(SPEC, root, "node1", "ganeti-luxid") == \
-        Readiness(unix="/r/c/node1/var/run/ganeti/socket/ganeti-query")
-    assert ganeti.readiness(SPEC, root, "node1", "ganeti-unknown") == Readiness()
+        Listening("udp", ("192.0.2.10", 1814))
+    assert ganeti.readiness(SPEC, root, "node1", "ganeti-luxid", "/proc/7/net") == \
+        Listening("unix", "/r/c/node1/var/run/ganeti/socket/ganeti-query", "/proc/7/net")
+    assert ganeti.readiness(SPEC, root, "node1", "ganeti-unknown") is None
 
 
 def test_master_detection(tmp_path):

@@ -152,7 +152,7 @@ def _create(tmp_path, spec, os_definitions=OSDEFS, name="c1"):
     create_cluster_tree(
         paths, spec, users=USERS, groups=GROUPS,
         node_defaults={n: {"NODED_ARGS": f"-b {spec.node_ip(n)}"} for n in spec.node_names},
-        os_definitions=os_definitions)
+        os_definitions=os_definitions, hidden=["/var/lib/ganeti", "/var/log/ganeti"])
     return paths
 
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from vcluster_ns import ganeti, lifecycle
 from vcluster_ns.cli import main
-from vcluster_ns.cluster import VirtualCluster, default_root, root_option
+from vcluster_ns.cluster import VirtualCluster
+from vcluster_ns.roots import default_root, root_option
 from vcluster_ns.errors import InvalidInput
 from vcluster_ns.spec import ClusterSpec
 
@@ -210,10 +211,15 @@ def test_not_master_hint(tmp_path, monkeypatch):
     vc = make_cluster(tmp_path)
     monkeypatch.setattr(type(vc), "master", property(lambda self: "node1"))
     hint = vc.not_master_hint("node2", ["gnt-instance", "list"], 1)
-    assert hint and "vcluster-ns run master gnt-instance list" in hint
+    assert hint and (f"vcluster-ns --root {tmp_path} --cluster c1 run master gnt-instance list"
+                     in hint)
     assert vc.not_master_hint("node1", ["gnt-instance", "list"], 1) is None
     assert vc.not_master_hint("node2", ["gnt-instance", "list"], 0) is None
     assert vc.not_master_hint("node2", ["ls"], 1) is None
+    # <cluster>/node2/cmd runs 'bash -c "$*"': the hint names the Ganeti command
+    hint = vc.not_master_hint("node2", ["/bin/bash", "-c", "gnt-node list -o name"], 1)
+    assert hint and "run master gnt-node list -o name'" in hint
+    assert vc.not_master_hint("node2", ["/bin/bash", "-c", "ls /"], 1) is None
     assert vc.resolve_node("master") == "node1"
 
 

@@ -89,7 +89,8 @@ def test_plan_cluster_mounts_order():
 
 
 def test_plan_cluster_mounts_binds_private_dirs_that_exist():
-    ops = plan_cluster_mounts(ClusterPaths(Path("/r/c1")), [])
+    ops = plan_cluster_mounts(ClusterPaths(Path("/r/c1")), [],
+                              hidden=["/var/lib/ganeti", "/var/log/ganeti"])
     binds = {op.target: op.source for op in ops if isinstance(op, Bind)}
     for sub, target in (("root", "/root"), ("var-lib-ganeti", "/var/lib/ganeti"),
                         ("var-log-ganeti", "/var/log/ganeti")):

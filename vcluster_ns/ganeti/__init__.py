@@ -5,8 +5,19 @@ Here:
 
 * ``install``: which Ganeti a cluster runs (the system's, or a tree given
   with ``--ganeti``), its version, its files on the host, what it accepts;
-* ``daemons``: which daemons a node runs, their arguments and readiness;
-* ``bootstrap``: ``gnt-cluster init`` and ``gnt-node add`` on a new cluster.
+* ``daemons``: which daemons a node runs, and the whole description of one
+  (argv, environment, readiness, exits, pid file) for the runner;
+* ``ssconf``: what the nodes' ssconf files say (joined, the current
+  master, roles);
+* ``rapi``: RAPI's user, password, certificate and target;
+* ``bootstrap``: ``gnt-cluster init``, ``gnt-node add``, finishing
+  interrupted work;
+* ``resources``, ``seed``, ``treecheck``: a node's memory and CPUs, a cluster
+  file's instances, ``doctor --ganeti``;
+* ``qa``: Ganeti's own QA suite.
+
+Nothing here imports the host-side facade (``cluster.py``) or the service:
+what they need comes in as arguments.
 
 The names most callers need are reachable as ``ganeti.NAME`` too; they are
 looked up on first use (PEP 562), so that a shim importing ``ganeti.install``
@@ -17,7 +28,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("daemons", "install", "bootstrap")
+_MODULES = ("daemons", "ssconf", "install", "bootstrap")
 
 
 def __getattr__(name: str):

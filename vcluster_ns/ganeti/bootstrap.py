@@ -1,11 +1,26 @@
-"""Bring Ganeti up on a virtual cluster: init, node adds, interrupted jobs.
+"""Bring Ganeti up on a virtual cluster: init, node adds, interrupted work.
 
-``Bootstrap(vc).run(spec)`` is what ``up`` does after the namespaces and the
-supervisor are up: ``gnt-cluster init`` on the first node unless it has
-joined a cluster already, ``gnt-node add`` for every node the master does
-not list, then it waits until ``gnt-node list`` shows them all.  Every
-command runs through the host-side facade ``vc`` (``VirtualCluster``):
-this module decides *what* Ganeti is asked, not how a command reaches a node.
+``Bootstrap(...).run(spec)`` is what ``up`` does after the namespaces and
+the supervisor are up: ``gnt-cluster init`` on the first node unless it
+has joined a cluster already, ``gnt-node add`` for every node the master
+does not list, then it waits until ``gnt-node list`` shows them all.  It
+decides *what* Ganeti is asked; how a command reaches a node, how progress
+is shown and how the supervisor is asked to start daemons come in as
+arguments (it never calls back into the host-side facade).
+
+**Interrupted work.**  An ``up`` can be cut anywhere (SIGKILL, Ctrl-C):
+
+* *init*: ``<cluster>/init-unfinished`` exists from just before
+  ``gnt-cluster init`` until it has succeeded.  Ganeti's init writes the
+  configuration, then the certificates and keys, then starts the daemons;
+  cut anywhere in there, the daemons cannot start (confd without
+  ``hmac.key``, wconfd without the master's certificate digest).  Up to its
+  end nothing outside the first node knows of the cluster, so the next
+  ``up`` stops that node's daemons, removes what the init wrote and runs
+  it afresh: redone, never resumed.
+* *node adds*: jobs of the master's queue run on after their ``gnt-node
+  add`` client died; the next ``up`` waits for them, then adds the nodes
+  still missing.  Jobs whose process died with a ``down`` are ended.
 
 The options passed depend on the installation (``install.Installation``):
 a version that does not know an option is not given it.
@@ -15,13 +30,17 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
+from typing import Callable
 
+from .. import lifecycle
+from ..enter import NodeCommands
 from ..errors import OperationFailed
-from ..layout import FILE_STORAGE_DIR, SHARED_FILE_STORAGE_DIR
+from ..layout import FILE_STORAGE_DIR, SHARED_FILE_STORAGE_DIR, ClusterPaths
 from ..netns import BRIDGE, PRIMARY_IFNAME
 from ..spec import DEFAULT_GROUP, ClusterSpec
-from .daemons import is_initialised, master_of
 from .install import Installation
+from .ssconf import current_master, has_configuration, is_initialised
 
 BOOT_TIMEOUT = 300.0
 NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
@@ -147,28 +166,32 @@ def is_transient_add_error(last_line: str) -> bool:
     return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
 
 
-def has_configuration(node_root) -> bool:
-    """Has ``gnt-cluster init`` written the configuration on this node?
-    (Ganeti's own "already initialised" test, ConfigWriter.IsCluster.)"""
-    return (node_root / "var/lib/ganeti/config.data").is_file()
-
-
 # What a node's var/lib/ganeti holds before init, and keeps: vcluster-ns's
 # ensure-dirs marker and the RAPI users file the supervisor writes at boot.
 KEPT_BEFORE_INIT = (".vcluster-ns-dirs", "rapi/users")
 
 
-def clear_unfinished_init(node_root) -> None:
-    """Undo an init that wrote the configuration but was killed before the
-    certificates (InitCluster: InitConfig, ssconf, then the crypto).  Up to
-    there it started no daemon and no other node saw the cluster, so its
-    files are all there is of it; Ganeti refuses a second init while
-    config.data exists."""
-    data = node_root / "var/lib/ganeti"
-    for path in sorted(data.rglob("*"), reverse=True):
-        if path.is_dir() or str(path.relative_to(data)) in KEPT_BEFORE_INIT:
+def clear_unfinished_init(node_root: Path) -> None:
+    """Undo an init that did not finish (its daemons stopped first): its
+    files below the node's data directory are all there is of it, as no
+    other node saw the cluster; Ganeti refuses a second init while
+    config.data exists.  Stale sockets and pid files go too."""
+    for top, kept in ((node_root / "var/lib/ganeti", KEPT_BEFORE_INIT),
+                      (node_root / "var/run/ganeti", ())):
+        if not top.is_dir():
             continue
-        path.unlink()
+        for path in sorted(top.rglob("*"), reverse=True):
+            if path.is_dir() or str(path.relative_to(top)) in kept:
+                continue
+            path.unlink()
+
+
+def init_unfinished(paths: ClusterPaths, master_root: Path) -> bool:
+    """Was an init started and not finished (see the module's docstring)?
+    An init from before the marker existed counts when it wrote the
+    configuration but not the certificates."""
+    return paths.unfinished_init.exists() or (
+        has_configuration(master_root) and not is_initialised(master_root))
 
 
 # gnt-job list statuses of jobs that are not over yet.
@@ -180,17 +203,15 @@ MASTER_ANSWER_TIMEOUT = 60.0
 
 
 class MasterNotAnswering(OperationFailed):
-    """An initialised master that never answers.  After an init cut past its
-    certificates nothing can finish it (init refuses to run twice): the
-    recovery is a new cluster."""
+    """An initialised master that never answers: nothing ``up`` knows can
+    finish such a cluster, so the hint names the recovery, a new one."""
 
-    def __init__(self, master: str, cluster: str, detail: str = ""):
+    def __init__(self, master: str, command: Callable[..., str], detail: str = ""):
         last = detail.strip().splitlines()[-1] if detail.strip() else ""
         super().__init__(
             f"Ganeti on {master} does not answer gnt-node list" + (f" ({last})" if last else ""),
-            f"if an interrupted up cut its gnt-cluster init, start afresh with 'vcluster-ns "
-            f"--cluster {cluster} destroy --yes' and 'vcluster-ns --cluster {cluster} up'; "
-            f"otherwise see 'vcluster-ns logs {master}'")
+            f"see '{command('logs', master)}'; if it cannot be mended, start afresh with "
+            f"'{command('destroy', '--yes')}' and '{command('up')}'")
 
 
 def node_list_argv() -> list[str]:
@@ -198,41 +219,68 @@ def node_list_argv() -> list[str]:
 
 
 class Bootstrap:
-    """Ganeti's side of ``up``, driven through the facade ``vc``."""
+    """Ganeti's side of ``up``.
 
-    def __init__(self, vc, installation: Installation | None = None):
-        self.vc = vc
+    ``commands``: runs commands on the nodes (enter.NodeCommands);
+    ``steps``: times the steps and records their phases (lifecycle.Recorder);
+    ``start_nodes(names)`` / ``stop_node(name)``: ask the supervisor to start
+    the daemons of nodes that joined / to kill one node's daemons;
+    ``command(*words)``: how the user types a vcluster-ns command for this
+    cluster (for hints).
+    """
+
+    def __init__(self, commands: NodeCommands, paths: ClusterPaths,
+                 installation: Installation | None, *,
+                 steps: lifecycle.Recorder,
+                 start_nodes: Callable[[list[str]], None],
+                 stop_node: Callable[[str], None],
+                 command: Callable[..., str],
+                 progress: Callable[[str], None] = lambda m: None):
+        self.commands = commands
+        self.paths = paths
         self.installation = installation
+        self.steps = steps
+        self.start_nodes = start_nodes
+        self.stop_node = stop_node
+        self.command = command
+        self.progress = progress
 
     def run(self, spec: ClusterSpec) -> None:
-        master_root = self.vc.paths.node_root(spec.master_node)
-        restarting = is_initialised(master_root)
-        if not restarting:
-            if has_configuration(master_root):
-                self.vc.progress(f"gnt-cluster init on {spec.master_node} was interrupted "
-                                 "before it made the certificates: starting it afresh")
-                clear_unfinished_init(master_root)
-            self.vc.progress(f"gnt-cluster init on {spec.master_node}")
-            with self.vc.phase("gnt-cluster init"):
+        first = spec.master_node
+        master_root = self.paths.node_root(first)
+        if init_unfinished(self.paths, master_root):
+            self.progress(f"gnt-cluster init on {first} was interrupted: starting it afresh")
+            self.stop_node(first)
+            clear_unfinished_init(master_root)
+        if not is_initialised(master_root):
+            self.progress(f"gnt-cluster init on {first}")
+            with self.steps.step(lifecycle.INIT):
                 self.init_cluster(spec)
-        master = master_of(master_root) or spec.master_node
-        if restarting:  # an interrupted 'up' may have left adds in the queue
+            master = first
+        else:
+            master = current_master({n: self.paths.node_root(n) for n in spec.node_names}) \
+                or first
+            # A running cluster an interrupted 'up' left: the master's
+            # missing daemons start first (it must answer), then the jobs
+            # left in its queue finish; ``up`` starts what the other nodes
+            # still lack once the cluster is whole (lifecycle.settle).
+            self.start_nodes([master])
             self.finish_interrupted_jobs(master)
         if spec.groups:
             self.add_groups(master, spec)
-        members = set(self.members(master, spec))
+        members = set(self.members(master))
         missing = [n for n in spec.node_names if n not in members]
         if missing:
-            with self.vc.phase("node adds"):
-                self.add_nodes(master, missing)
+            with self.steps.step(lifecycle.JOIN):
+                self.add_nodes(master, spec, missing)
                 for node in missing:
                     for argv in node_role_argvs(spec, node):
                         self.run_checked(master, argv)
             # What the watcher would do after a node add: start the rest.
-            self.vc.progress(f"starting confd and mond on {len(missing)} new nodes")
-            with self.vc.phase("new nodes' daemons"):
-                self.vc.call({"op": "nodes-start", "nodes": missing}, timeout=BOOT_TIMEOUT)
-        self.vc.progress("waiting for gnt-node list to show every node")
+            self.progress(f"starting confd and mond on {len(missing)} new nodes")
+            with self.steps.step(lifecycle.NEW_DAEMONS):
+                self.start_nodes(missing)
+        self.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
             listed = set(self.node_list(master))
@@ -241,13 +289,13 @@ class Bootstrap:
             if time.monotonic() > deadline:
                 raise OperationFailed(
                     f"gnt-node list shows {len(listed)} of {spec.nodes} nodes",
-                    f"see 'vcluster-ns logs {master}'")
+                    f"see '{self.command('logs', master)}'")
             time.sleep(0.5)
-        if spec.seed and spec.seed.get("count") and not self.vc.paths.seeded_file.exists():
+        if spec.seed and spec.seed.get("count") and not self.paths.seeded_file.exists():
             self.seed_instances(master, spec)
 
     def add_groups(self, master: str, spec: ClusterSpec) -> None:
-        listing = self.vc.run(master, "gnt-group", "list", "--no-headers", "-o", "name")
+        listing = self.commands.run(master, "gnt-group", "list", "--no-headers", "-o", "name")
         existing = set(listing.stdout.split()) if listing.returncode == 0 else set()
         for argv in group_add_argvs(spec, existing):
             self.run_checked(master, argv)
@@ -257,18 +305,21 @@ class Bootstrap:
         it: instances removed later are not brought back by the next up)."""
         from .seed import seed_argv
         count = spec.seed["count"]
-        self.vc.progress(f"creating {count} instances ({spec.seed.get('placement', 'spread')})")
-        with self.vc.phase("seeded instances"):
-            result = self.vc.run(master, *seed_argv(spec.instance_names[:count], spec.seed))
+        self.progress(f"creating {count} instances ({spec.seed.get('placement', 'spread')})")
+        with self.steps.step(lifecycle.SEED):
+            result = self.commands.run(master, *seed_argv(spec.instance_names[:count], spec.seed))
         if result.returncode != 0:
             lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
             raise OperationFailed(
                 f"creating {count} instances failed on {master}: "
                 f"{lines[-1] if lines else f'status {result.returncode}'}",
-                f"see 'vcluster-ns run {master} gnt-job list'; 'up' again tries the rest")
-        self.vc.paths.seeded_file.write_text(f"{count}\n")
+                f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
+                "'up' again tries the rest")
+        self.paths.seeded_file.write_text(f"{count}\n")
 
     def init_cluster(self, spec: ClusterSpec) -> None:
+        """``gnt-cluster init``, marked unfinished until it has succeeded."""
+        self.paths.unfinished_init.write_text(f"{os.getpid()}\n")
         # replace, not add: an init interrupted before its 'del' left the route
         add_route = cluster_ip_route_argv(spec, "replace")
         if add_route:
@@ -277,48 +328,49 @@ class Bootstrap:
             self.run_checked(spec.master_node, init_argv(spec, self.installation))
         except BaseException:
             if add_route:  # best effort: init's own error is the one to report
-                self.vc.run(spec.master_node, *cluster_ip_route_argv(spec, "del"))
+                self.commands.run(spec.master_node, *cluster_ip_route_argv(spec, "del"))
             raise
         if add_route:
             self.run_checked(spec.master_node, cluster_ip_route_argv(spec, "del"))
+        self.paths.unfinished_init.unlink()
 
     def finish_interrupted_jobs(self, master: str) -> None:
         """Jobs that were running when the cluster went down have no process
         left; Ganeti would notice only at luxid's next queue scan (minutes).
         ``gnt-job cancel --kill`` checks the job's livelock first, so it ends
         exactly those jobs (as 'error' or 'canceled') and never a live one."""
-        listing = self.vc.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
+        listing = self.commands.run(master, "gnt-job", "list", "--no-headers", "-o", "id,status")
         running = [line.split()[0] for line in listing.stdout.splitlines()
                    if line.split()[1:] == ["running"]]
         if running:
-            self.vc.progress(f"ending {len(running)} job(s) interrupted by the last down")
-            self.vc.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
+            self.progress(f"ending {len(running)} job(s) interrupted by the last down")
+            self.commands.run(master, "gnt-job", "cancel", "--kill", "--yes-do-it", *running)
         # Node adds still alive (of an 'up' that was interrupted while the
         # cluster ran on) finish first: adding their nodes again would fail
         # with "already in the cluster".  Other jobs are the user's business.
-        listing = self.vc.run(master, "gnt-job", "list", "--no-headers",
+        listing = self.commands.run(master, "gnt-job", "list", "--no-headers",
                               "-o", "id,status,summary")
         pending = [words[0] for words in map(str.split, listing.stdout.splitlines())
                    if len(words) >= 3 and words[1] in UNFINISHED_JOB_STATES
                    and words[2].startswith(NODE_ADD_SUMMARY)]
         if pending:
-            self.vc.progress(f"waiting for {len(pending)} unfinished node add(s)")
+            self.progress(f"waiting for {len(pending)} unfinished node add(s)")
             for job in pending:
-                self.vc.run(master, "gnt-job", "watch", job, timeout=BOOT_TIMEOUT)
+                self.commands.run(master, "gnt-job", "watch", job, timeout=BOOT_TIMEOUT)
 
-    def members(self, master: str, spec: ClusterSpec) -> list[str]:
+    def members(self, master: str) -> list[str]:
         """The master's node list; an initialised master that never answers
-        was cut off by an interrupted init (or worse): say how to recover."""
+        cannot be finished: say how to recover."""
         deadline = time.monotonic() + MASTER_ANSWER_TIMEOUT
         while True:
-            result = self.vc.run(master, *node_list_argv())
+            result = self.commands.run(master, *node_list_argv())
             if result.returncode == 0:
                 return result.stdout.split()
             if time.monotonic() > deadline:
-                raise MasterNotAnswering(master, self.vc.name, (result.stderr or result.stdout))
+                raise MasterNotAnswering(master, self.command, result.stderr or result.stdout)
             time.sleep(0.5)
 
-    def add_nodes(self, master: str, nodes: list[str]) -> None:
+    def add_nodes(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
         """``gnt-node add`` for every node, several at a time.
 
         Ganeti runs the NODE_ADD jobs one after another (they lock the
@@ -328,7 +380,6 @@ class Bootstrap:
         TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
         """
         import tempfile
-        spec = self.vc.spec()
         pending, running, failures, done = list(nodes), {}, [], 0
         retried: set[str] = set()
         with open(os.devnull, "rb") as devnull:
@@ -337,8 +388,8 @@ class Bootstrap:
                     node = pending.pop(0)
                     output = tempfile.TemporaryFile()
                     argv = node_add_argv(spec, node, self.installation)
-                    bridge = self.vc._spawn(master, argv, stdin=devnull.fileno(),
-                                            stdout=output.fileno(), stderr=output.fileno())
+                    bridge = self.commands.spawn(master, argv, stdin=devnull.fileno(),
+                                                 stdout=output.fileno(), stderr=output.fileno())
                     running[bridge] = (node, output)
                 for bridge in list(running):
                     pid, status = os.waitpid(bridge, os.WNOHANG)
@@ -355,26 +406,26 @@ class Bootstrap:
                         retried.add(node)
                         pending.append(node)
                         done -= 1
-                        self.vc.progress(f"gnt-node add {node}: {last}; trying once more")
+                        self.progress(f"gnt-node add {node}: {last}; trying once more")
                         continue
                     if code != 0:
                         failures.append(f"{node}: {last}")
-                    self.vc.progress(f"gnt-node add {node}: "
+                    self.progress(f"gnt-node add {node}: "
                                      f"{'ok' if code == 0 else 'FAILED'} ({done}/{len(nodes)})")
                 time.sleep(0.05)
         if failures:
             raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
                                   + (f" and {len(failures) - 1} more" if len(failures) > 1 else ""),
-                                  f"see 'vcluster-ns logs {master}'")
+                                  f"see '{self.command('logs', master)}'")
 
     def node_list(self, node: str) -> list[str]:
-        result = self.vc.run(node, *node_list_argv())
+        result = self.commands.run(node, *node_list_argv())
         if result.returncode != 0:
             return []
         return result.stdout.split()
 
     def run_checked(self, node: str, argv: list[str]) -> str:
-        result = self.vc.run(node, *argv)
+        result = self.commands.run(node, *argv)
         if result.returncode != 0:
             output = (result.stderr or result.stdout).strip().splitlines()
             last = output[-1] if output else f"status {result.returncode}"

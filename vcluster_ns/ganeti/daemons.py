@@ -1,6 +1,13 @@
 """Ganeti's daemons on a virtual node: which run, with which arguments, how
 to tell each is ready, which users must resolve to uid 0.
 
+``describe(installations, spec, paths, node, daemon)`` is the whole
+description of one daemon on one node, ready for the runner
+(``daemonspec.DaemonSpec``): its argv (entered into the node's namespaces),
+its environment (``node_env``, the only builder of a node's environment),
+readiness, the exits and messages that are answers rather than crashes,
+pid file and log.  The service makes one call here and one to the runner.
+
 Facts relied on (Ganeti 2.x and 3.x alike; see docs/architecture.md):
 
 * every daemon runs in the foreground with ``-f``.  With a network namespace
@@ -17,13 +24,19 @@ Facts relied on (Ganeti 2.x and 3.x alike; see docs/architecture.md):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .. import nodes
+from ..daemonspec import TCP, UDP, UNIX, DaemonSpec, Listening
+from ..layout import ClusterPaths
 from ..netns import PRIMARY_IFNAME
 from ..spec import ClusterSpec
+from . import ssconf
 from .install import SBIN, Installation
 
 NOT_MASTER_EXIT = 11
+NOT_MASTER = "not-master"  # the runner state of a daemon that answered "not master"
 # What wconfd and luxid print, and exit 1 with, when the other nodes outvote
 # them: an old master coming back after a failover over its head.
 LOST_VOTE = "Voting cannot be won by"
@@ -42,6 +55,9 @@ START_ORDER = ("ganeti-noded", "ganeti-confd", "ganeti-wconfd", "ganeti-rapi",
 ON_DEMAND = ("ganeti-metad",)
 SKIPPED = {"ganeti-kvmd": "exits at once unless the KVM hypervisor is enabled"}
 ALL_DAEMONS = START_ORDER + ON_DEMAND + tuple(SKIPPED)
+# daemon-util's verbs that act on several daemons, and on which.
+VERB_DAEMONS = {"start-all": START_ORDER, "stop-all": START_ORDER + ON_DEMAND,
+                "start-master": MASTER_DAEMONS, "stop-master": MASTER_DAEMONS}
 
 # Ganeti's own log files of each daemon, below /var/log/ganeti: the names
 # of constants.DAEMONS_LOGBASE and DAEMONS_EXTRA_LOGBASE (2.x and 3.x alike).
@@ -62,12 +78,10 @@ LONGEST_SOCKET = "var/run/ganeti/socket/ganeti-wconfd"
 
 
 @dataclasses.dataclass(frozen=True)
-class Readiness:
-    """How to tell a daemon answers: one of a TCP port, UDP port, unix socket."""
+class NotStarted:
+    """A daemon that is not started on purpose, and why."""
 
-    tcp: tuple[str, int] | None = None
-    udp: tuple[str, int] | None = None
-    unix: str | None = None
+    reason: str
 
 
 def missing_programs() -> list[str]:
@@ -76,11 +90,14 @@ def missing_programs() -> list[str]:
     return install.system_missing()
 
 
-def available_daemons(installation: Installation | None) -> tuple[str, ...]:
-    """The daemons of START_ORDER that ``installation`` has (all if unknown)."""
-    if installation is None:
-        return START_ORDER
-    return tuple(d for d in START_ORDER if installation.has_daemon(d))
+def available(installations: Sequence[Installation] | None,
+              daemons: Sequence[str] = START_ORDER) -> tuple[str, ...]:
+    """Those of ``daemons`` one of ``installations`` has (all, if unknown:
+    None).  A build without monitoring has no mond, and Ganeti does not ask
+    for it then."""
+    if installations is None:
+        return tuple(daemons)
+    return tuple(d for d in daemons if any(i.has_daemon(d) for i in installations))
 
 
 def daemon_args(spec: ClusterSpec, node: str) -> dict[str, str]:
@@ -105,37 +122,53 @@ def daemon_argv(spec: ClusterSpec, node: str, daemon: str, extra: list[str] = ()
     return [f"{SBIN}/{daemon}", "-f", *args, *extra]
 
 
-def node_env(paths_root: Path, node: str) -> dict[str, str]:
-    """The two variables that make a process act as ``node``."""
-    return {"GANETI_ROOTDIR": str(paths_root / node), "GANETI_HOSTNAME": node}
+def node_env(paths: ClusterPaths, node: str | None,
+             base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process acting as ``node`` (None: as no node):
+    the cluster's process environment (see nodes.process_env; ``base``: the
+    caller's), Ganeti's variables of the caller dropped and the node's set."""
+    env = nodes.process_env(paths, base, drop=("GANETI_",))
+    if node is not None:
+        env.update(GANETI_ROOTDIR=str(paths.node_root(node)), GANETI_HOSTNAME=node)
+    return env
 
 
-def readiness(spec: ClusterSpec, node_root: Path, node: str, daemon: str) -> Readiness:
+def readiness(spec: ClusterSpec, node_root: Path, node: str, daemon: str,
+              proc_net: str = "/proc/net") -> Listening | None:
+    """The socket that shows ``daemon`` on ``node`` answers (None: none)."""
     ip = str(spec.node_ip(node))
     if daemon in PORTS:
-        return Readiness(tcp=(ip, PORTS[daemon]))
+        return Listening(TCP, (ip, PORTS[daemon]), proc_net)
     if daemon in UDP_PORTS:
-        return Readiness(udp=(ip, UDP_PORTS[daemon]))
+        return Listening(UDP, (ip, UDP_PORTS[daemon]), proc_net)
     if daemon in SOCKETS:
-        return Readiness(unix=str(node_root / "var/run/ganeti/socket" / SOCKETS[daemon]))
-    return Readiness()
+        return Listening(UNIX, str(node_root / "var/run/ganeti/socket" / SOCKETS[daemon]),
+                         proc_net)
+    return None
 
 
-RAPI_PORT = PORTS["ganeti-rapi"]
-RAPI_USER = "vcluster"
-
-
-def rapi_users_file(node_root: Path) -> Path:
-    return node_root / "var/lib/ganeti/rapi/users"
-
-
-def rapi_certificate(node_root: Path) -> Path:
-    """The RAPI server's self-signed certificate: the CA a client must trust."""
-    return node_root / "var/lib/ganeti/rapi.pem"
-
-
-def render_rapi_users(password: str) -> str:
-    return f"# Written by vcluster-ns\n{RAPI_USER} {password} write\n"
+def describe(installations: Sequence[Installation] | None, spec: ClusterSpec,
+             paths: ClusterPaths, node: str, daemon: str,
+             extra: Sequence[str] = ()) -> DaemonSpec | NotStarted:
+    """Everything the runner needs to run ``daemon`` on ``node``, or why it
+    is not started (``installations``: the cluster's, None if unknown)."""
+    if daemon in SKIPPED:
+        return NotStarted(SKIPPED[daemon])
+    if daemon not in available(installations, ALL_DAEMONS):
+        return NotStarted("not in this Ganeti build")
+    root = paths.node_root(node)
+    return DaemonSpec(
+        group=node,
+        name=daemon,
+        argv=nodes.nsenter(paths, node, spec.isolated,
+                           daemon_argv(spec, node, daemon, list(extra))),
+        env=node_env(paths, node),
+        log_path=paths.node_log_dir(node) / f"{daemon}.log",
+        ready=readiness(spec, root, node, daemon, nodes.proc_net(paths, node, spec.isolated)),
+        ok_exits={NOT_MASTER_EXIT: NOT_MASTER},
+        ok_messages={LOST_VOTE: NOT_MASTER},
+        pid_file=pid_file(root, daemon),
+    )
 
 
 def log_files(node_root: Path, daemon: str) -> list[Path]:
@@ -147,24 +180,63 @@ def pid_file(node_root: Path, daemon: str) -> Path:
     return node_root / "var/run/ganeti" / f"{daemon}.pid"
 
 
-def is_initialised(node_root: Path) -> bool:
-    """Has this node joined a cluster (daemon-util's own test)?"""
-    return (node_root / "var/lib/ganeti/server.pem").is_file()
-
-
-def master_of(node_root: Path) -> str | None:
-    """The master named in the node's ssconf, if it has one."""
-    try:
-        return (node_root / "var/lib/ganeti/ssconf_master_node").read_text().strip() or None
-    except OSError:
-        return None
-
-
 def daemons_for(node_root: Path, node: str) -> list[str]:
-    """What ``start-all`` should run on ``node``: master daemons on the master only."""
-    if master_of(node_root) == node:
+    """What ``start-all`` should run on ``node``: master daemons on the
+    node that believes itself master (its own ssconf), as daemon-util's
+    master daemons would exit "not master" elsewhere."""
+    if ssconf.master_of(node_root) == node:
         return list(START_ORDER)
     return list(NODE_DAEMONS)
+
+
+def boot_daemons(node_root: Path, node: str) -> list[str] | None:
+    """What a node starts with when its cluster comes up (None: it has not
+    joined, so nothing: Ganeti starts its noded when it adds it)."""
+    if not ssconf.is_initialised(node_root):
+        return None
+    return daemons_for(node_root, node)
+
+
+def expected(paths: ClusterPaths, node_names: Sequence[str],
+             installations: Sequence[Installation] | None) -> dict[str, list[str]]:
+    """The daemons each node that has joined should be running."""
+    have = set(available(installations))
+    found = {}
+    for node in node_names:
+        wanted = boot_daemons(paths.node_root(node), node)
+        if wanted is not None:
+            found[node] = [d for d in wanted if d in have]
+    return found
+
+
+def installations_of(spec: ClusterSpec) -> tuple[Installation, ...] | None:
+    """The installations a cluster runs (None: none to ask, as with
+    --no-init on a machine without Ganeti)."""
+    from ..errors import VclusterError
+    from . import install
+    try:
+        default, extras = install.for_spec(spec)
+    except VclusterError:
+        return None
+    return (default, *extras)
+
+
+# A node's first setup: Ganeti's ensure-dirs makes its directories with
+# their modes; a marker keeps later starts from running it again.
+SETUP_MARKER = "var/lib/ganeti/.vcluster-ns-dirs"
+
+
+def needs_setup(node_root: Path) -> bool:
+    return not (node_root / SETUP_MARKER).exists()
+
+
+def setup_done(node_root: Path) -> None:
+    (node_root / SETUP_MARKER).touch()
+
+
+def watches(node_root: Path) -> bool:
+    """Does ``ganeti-watcher`` run on this node (as cron would): once it joined."""
+    return ssconf.is_initialised(node_root)
 
 
 def os_definitions_dir() -> Path:

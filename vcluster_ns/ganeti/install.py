@@ -41,6 +41,10 @@ WATCHER = f"{SBIN}/ganeti-watcher"
 # The real daemon-util of the node's current version (the plain path is
 # shadowed by vcluster-ns's shim).
 VERSIONED_DAEMON_UTIL = f"{PKGLIBDIR}/default{PKGLIBDIR}/daemon-util"
+# The host's Ganeti state and logs (a host that runs Ganeti itself has
+# them): the cluster's processes without a node identity see empty
+# directories of the cluster's own there instead (see mounts.py).
+STATE_DIRS = ("/var/lib/ganeti", "/var/log/ganeti")
 
 # Where each daemon lives below a version's directories: Python daemons in
 # the share directory, Haskell ones below the lib directory.
@@ -396,7 +400,10 @@ def prepare_version_links(cluster_etc: Path, node_roots: list[Path],
 
 def status(spec, node_roots: dict[str, Path]) -> dict:
     """What ``status`` shows of a cluster's Ganeti: path and version of the
-    default and extra trees, and the version each node's links select."""
+    default and extra trees, the version each node's links select, and
+    ``running``: the releases the nodes run (after ``gnt-cluster upgrade``
+    the extra tree's, not the default's), each with its tree (None: the
+    system's)."""
     extras = []
     for tree in spec.ganeti_extra:
         version = None
@@ -404,9 +411,19 @@ def status(spec, node_roots: dict[str, Path]) -> dict:
             found = read_version(share)
             version = found[0] if found and found[1] == share.name else version
         extras.append({"path": tree, "version": version})
+    node_versions = {node: linked_version(root / ETC_GANETI.lstrip("/"))
+                     for node, root in node_roots.items()}
+    releases: dict[str, dict] = {}  # dir version -> release and tree
+    for tree in (spec.ganeti, *spec.ganeti_extra):
+        for dir_version, release in complete_versions(Path(tree) if tree else SYSTEM).items():
+            releases.setdefault(dir_version, {"version": release, "path": tree})
+    running = []
+    for dir_version in dict.fromkeys(v for v in node_versions.values() if v):
+        entry = releases.get(dir_version, {"version": dir_version, "path": None})
+        if entry not in running:
+            running.append(entry)
     return {"path": spec.ganeti, "version": spec.ganeti_version, "extra": extras,
-            "node_versions": {node: linked_version(root / ETC_GANETI.lstrip("/"))
-                              for node, root in node_roots.items()}}
+            "node_versions": node_versions, "running": running}
 
 
 # Where packaged OS definitions live (Debian's ganeti-os-noop: the first).

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
 from pathlib import Path
 
+from .. import nodes
 from ..layout import ClusterPaths
 from ..spec import ClusterSpec
 
-NSENTER = "/usr/bin/nsenter"
-BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Names of "this machine", as in /etc/hosts (Ganeti's QA ssh-es to localhost).
 LOCALHOST = ("localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1", "::1")
-
-
-def search_path(caller: str | None = None) -> str:
-    """PATH for the cluster's own processes: the system directories first
-    (an ordinary Debian user's PATH lacks /usr/sbin, where tc and ip live),
-    then whatever else the caller had."""
-    dirs = BASE_PATH.split(":")
-    extra = [d for d in (caller if caller is not None else os.environ.get("PATH", "")).split(":")
-             if d and d not in dirs]
-    return ":".join(dirs + extra)
 
 
 class Cluster:
@@ -42,8 +30,9 @@ class Cluster:
             if host in (node, node.split(".")[0], str(ip), str(spec.node_secondary_ip(node))):
                 return node
         if host in (spec.cluster_fqdn, spec.cluster_name, str(spec.cluster_ip)):
-            from ..ganeti import master_of
-            return master_of(self.paths.node_root(spec.master_node)) or spec.master_node
+            from ..ganeti import ssconf
+            roots = {n: self.paths.node_root(n) for n in spec.node_names}
+            return ssconf.current_master(roots) or spec.master_node
         return None
 
     def is_known_address(self, host: str) -> bool:
@@ -55,26 +44,8 @@ class Cluster:
         except ValueError:
             return False
 
-    def node_anchor(self, node: str) -> int:
-        return int(self.paths.node_anchor_file(node).read_text())
-
-    def nsenter_options(self, node: str) -> list[str]:
-        """nsenter's options to become ``node`` from inside the cluster."""
-        base = f"/proc/{self.node_anchor(node)}/ns"
-        options = [f"--mount={base}/mnt"]
-        if self.spec.isolated:
-            options += [f"--net={base}/net", f"--uts={base}/uts"]
-        return options
-
-    def node_env(self, node: str, base: dict | None = None) -> dict[str, str]:
-        env = dict(os.environ if base is None else base)
-        env.update(GANETI_ROOTDIR=str(self.paths.node_root(node)), GANETI_HOSTNAME=node)
-        env.setdefault("PATH", BASE_PATH)
-        env.setdefault("HOME", "/root")
-        return env
-
     def nsenter(self, node: str, argv: list[str]) -> list[str]:
-        return [NSENTER, *self.nsenter_options(node), "--", *argv]
+        return nodes.nsenter(self.paths, node, self.spec.isolated, argv)
 
 
 def error(program: str, message: str, code: int) -> int:

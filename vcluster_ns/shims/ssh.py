@@ -14,6 +14,7 @@ import os
 import re
 import sys
 
+from ..nodes import NSENTER
 from .common import Cluster, error
 
 FLAGS = set("1246AaCfGgKkMNnqsTtVvXxYy")
@@ -113,6 +114,6 @@ def main(argv: list[str], cluster_dir: str) -> int:
     script = exchange_node_root(" ".join(command), os.environ.get("GANETI_ROOTDIR"),
                                 str(cluster.paths.node_root(node)))
     shell = ["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if command else ["/bin/bash", "-l"]
-    env = cluster.node_env(node)
-    os.execve("/usr/bin/nsenter", cluster.nsenter(node, shell), env)
+    from ..ganeti.daemons import node_env
+    os.execve(NSENTER, cluster.nsenter(node, shell), node_env(cluster.paths, node, os.environ))
     return SSH_FAILURE

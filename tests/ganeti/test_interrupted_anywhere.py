@@ -1,0 +1,109 @@
+"""Recovery holds at every point of a bring-up, not only at chosen ones.
+
+A whole ``up --nodes 3`` is timed once; then ``up`` is cut at points
+spread evenly over that length, alternately with SIGKILL (of ``up`` alone:
+a crash) and SIGINT (to its whole process group, as a terminal's Ctrl-C
+reaches it and every command it runs), and ``up`` runs once more.  Each run
+must end in a complete cluster (every node listed by Ganeti, every node's
+daemons running, ``status`` saying up) or in one error line whose hint
+names ``destroy``.  The cut point is the variable under test, so the wait
+before it is a timed one; every other wait is on a condition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from helpers import Cli, left_over, unique_name, wait_for
+from hostsnap import HostSnapshot
+
+pytestmark = pytest.mark.ganeti
+
+POINTS = int(os.environ.get("VCLUSTER_NS_CUT_POINTS", "10"))
+NODES = ("node1", "node2", "node3")
+UP = ("up", "--nodes", "3", "--watcher-interval", "0")
+# What each role runs (mond only where the build has it: checked below).
+NODE_DAEMONS = {"ganeti-noded", "ganeti-confd"}
+MASTER_DAEMONS = NODE_DAEMONS | {"ganeti-wconfd", "ganeti-luxid", "ganeti-rapi"}
+
+
+def cut(cli: Cli, after: float, signum: int) -> tuple[bool, str]:
+    """Start ``up``, send ``signum`` ``after`` seconds into it; (hit, stderr).
+    ``hit`` is False when ``up`` had ended before the cut."""
+    err = cli.root.parent / "cut.err"
+    with open(err, "w") as out:
+        proc = subprocess.Popen(cli.argv(*UP), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=out, start_new_session=True)
+    try:
+        proc.wait(timeout=after)
+        return False, err.read_text()
+    except subprocess.TimeoutExpired:
+        pass
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: the whole group
+    else:
+        proc.send_signal(signum)
+    proc.wait(timeout=300)
+    return True, err.read_text()
+
+
+def whole(cli: Cli) -> list[str]:
+    """What keeps the cluster from being complete (empty: nothing)."""
+    problems = []
+    info = json.loads(cli("status", "--json").stdout)
+    if info["state"] != "up":
+        problems.append(f"state {info['state']}: {info.get('missing')}")
+    listed = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "name",
+                 check=False).stdout.split()
+    if sorted(listed) != list(NODES):
+        problems.append(f"gnt-node list shows {listed}")
+    has_mond = any(d["daemon"] == "ganeti-mond" for n in info["nodes"] for d in n["daemons"])
+    for node in info["nodes"]:
+        running = {d["daemon"] for d in node["daemons"] if d["state"] == "running"}
+        wanted = MASTER_DAEMONS if node["role"] == "master" else NODE_DAEMONS
+        wanted = wanted | ({"ganeti-mond"} if has_mond else set())
+        if not wanted <= running:
+            problems.append(f"{node['name']} ({node['role']}) lacks {sorted(wanted - running)}")
+    return problems
+
+
+def test_an_up_cut_anywhere_ends_whole_after_one_more_up(tmp_path_factory):
+    before = HostSnapshot.take()
+    cli = Cli(tmp_path_factory.mktemp("cut") / "clusters", unique_name("cut"))
+    start = time.monotonic()
+    cli(*UP)
+    length = time.monotonic() - start
+    cli("destroy", "--yes")
+    outcomes, hits = [], 0
+    for i in range(POINTS):
+        after = length * (0.03 + 0.9 * i / max(POINTS - 1, 1))
+        signum = signal.SIGKILL if i % 2 == 0 else signal.SIGINT
+        hit, cut_err = cut(cli, after, signum)
+        hits += hit
+        again = cli("up", check=False)
+        label = f"cut {i + 1}/{POINTS} at {after:.1f}s of {length:.1f}s by {signum.name}"
+        if again.returncode == 0:
+            problems = whole(cli)
+            outcomes.append((label, "whole" if not problems else f"INCOMPLETE {problems}",
+                             again.stderr))
+        else:
+            lines = again.stderr.strip().splitlines()
+            one_line = (len([l for l in lines if l.startswith("Error:")]) == 1
+                        and lines[-1].startswith("Error:") and "destroy" in lines[-1]
+                        and "Traceback" not in again.stderr)
+            outcomes.append((label, "named destroy" if one_line else f"FAILED {lines[-3:]}",
+                             again.stderr))
+        cli("destroy", "--yes")
+    report = "\n".join(f"{label}: {verdict}" for label, verdict, _ in outcomes)
+    print(report)
+    bad = [(label, verdict, err) for label, verdict, err in outcomes
+           if verdict not in ("whole", "named destroy")]
+    assert not bad, report + "\n\n" + "\n".join(f"{l}:\n{e}" for l, _, e in bad)
+    assert hits >= POINTS // 2, f"only {hits} of {POINTS} cuts came before up ended\n{report}"
+    assert wait_for(lambda: not left_over(before, cli), 60, what="nothing left on the host")

@@ -1,0 +1,98 @@
+"""What Ganeti's ssconf files say: has a node joined, who is master, the roles.
+
+Ganeti copies a few facts of its configuration to every node as small
+files, ``var/lib/ganeti/ssconf_<key>`` (one value, or one per line).  They
+are read here, from the host, without asking any daemon, so that they work
+while the cluster is busy or half down:
+
+* a node has *joined* (is initialised) once it has ``server.pem``:
+  daemon-util's own test;
+* the *current master* is the one most nodes name in ``ssconf_master_node``:
+  after a failover every online node names the new one, and a node that
+  missed it (offline, partitioned) is outvoted, as in Ganeti's own vote;
+* a node's *role* comes from the master's lists (candidates, offline,
+  drained, all nodes).
+
+This is the only place that works out the master; everyone else asks here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+DATA_DIR = "var/lib/ganeti"  # below a node's root (GANETI_ROOTDIR)
+MASTER, CANDIDATE, REGULAR, OFFLINE, DRAINED, NOT_JOINED = (
+    "master", "candidate", "regular", "offline", "drained", "not-joined")
+
+
+def data_dir(node_root: Path) -> Path:
+    return node_root / DATA_DIR
+
+
+def is_initialised(node_root: Path) -> bool:
+    """Has this node joined a cluster (daemon-util's own test)?"""
+    return (data_dir(node_root) / "server.pem").is_file()
+
+
+def has_configuration(node_root: Path) -> bool:
+    """Has ``gnt-cluster init`` written the configuration on this node?
+    (Ganeti's own "already initialised" test, ConfigWriter.IsCluster.)"""
+    return (data_dir(node_root) / "config.data").is_file()
+
+
+def values(node_root: Path, key: str) -> list[str]:
+    """The words of ``ssconf_<key>`` on this node (empty if it has none)."""
+    try:
+        return (data_dir(node_root) / f"ssconf_{key}").read_text().split()
+    except OSError:
+        return []
+
+
+def master_of(node_root: Path) -> str | None:
+    """The master named in the node's ssconf, if it has one."""
+    named = values(node_root, "master_node")
+    return named[0] if named else None
+
+
+def current_master(node_roots: Mapping[str, Path]) -> str | None:
+    """The master most nodes name (None: no node knows of one yet)."""
+    votes: dict[str, int] = {}
+    for root in node_roots.values():
+        master = master_of(root)
+        if master:
+            votes[master] = votes.get(master, 0) + 1
+    return max(votes, key=votes.get) if votes else None
+
+
+def roles(node_roots: Mapping[str, Path], master: str | None,
+          first: str) -> dict[str, str]:
+    """Each node's role, read from the master's lists (``first``'s before
+    there is a master)."""
+    source = node_roots[master if master in node_roots else first]
+
+    def listed(key: str) -> set[str]:
+        return set(values(source, key))
+
+    candidates, offline = listed("master_candidates"), listed("offline_nodes")
+    drained, members = listed("drained_nodes"), listed("node_list")
+    found = {}
+    for node in node_roots:
+        if node == master:
+            found[node] = MASTER
+        elif node in offline:
+            found[node] = OFFLINE
+        elif node in drained:
+            found[node] = DRAINED
+        elif node in candidates:
+            found[node] = CANDIDATE
+        elif node in members:
+            found[node] = REGULAR
+        else:
+            found[node] = NOT_JOINED
+    return found
+
+
+def joined(node_roots: Mapping[str, Path], names: Iterable[str]) -> list[str]:
+    """Those of ``names`` whose node has joined a cluster."""
+    return [n for n in names if is_initialised(node_roots[n])]
