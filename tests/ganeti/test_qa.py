@@ -16,14 +16,14 @@ import pytest
 
 from helpers import Cli, expect_root, left_over, require
 from hostsnap import HostSnapshot
-from vcluster_ns import qa
+from vcluster_ns.ganeti.qa.suite import qa_installation
 
 SUBSET = ("cluster-verify", "cluster-info", "instance-add-file", "rapi")
 
 
 @pytest.fixture(scope="module")
 def installation():
-    inst = qa.qa_installation()
+    inst = qa_installation()
     require(inst.missing() is None, "Ganeti's QA is not installed (apt-get install "
             "ganeti-testsuite)")
     return inst
