@@ -768,7 +768,11 @@ def _qa_summary(report, runner) -> None:
     if runner.kept:
         click.echo(f"\nclusters kept: {', '.join(runner.kept)} (remove with 'vcluster-ns "
                    "--cluster NAME destroy --yes')")
-    click.echo(f"\nQA: {counts['passed']} passed, {counts['failed']} failed, "
+    click.echo()
+    tested = report.tested()  # which Ganeti: a CI log must say what it tested
+    if tested:
+        click.echo(tested + (f", QA from {report.qa_dir}" if report.qa_dir else ""))
+    click.echo(f"QA: {counts['passed']} passed, {counts['failed']} failed, "
                f"{counts['error']} errors, {counts['skipped']} skipped by QA, "
                f"{len(report.skipped)} config keys switched off; {report.attempts} attempt(s) "
                f"in {report.seconds:.0f}s")

@@ -13,6 +13,9 @@ key is switched off and a new attempt starts on a fresh cluster, until QA
 reaches its end or ``max_restarts``.  A passing attempt's cluster is
 destroyed (unless ``keep``); a failed one is kept, its logs exported, and
 brought down only when a next attempt starts, to free memory for it.
+
+Which Ganeti was tested is read from the installation each cluster runs,
+once it is up, into the report (summary and JUnit).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Callable
 
 from .cluster import VirtualCluster
 from .errors import EnvironmentUnsupported, OperationFailed, VclusterError
+from .ganeti import install
 from .ganeti.qa.catalogue import Selection, known_tests, switch_off
 from .ganeti.qa.config import ClusterFacts, build_config, facts_from_spec, rename_ip
 from .ganeti.qa.output import ERROR, PASSED, SKIPPED, QaOutput, TestResult
@@ -104,7 +108,8 @@ class QaRunner:
         start = time.monotonic()
         report_workarounds, driver_args = workarounds(os.path.exists(SYSRQ), self.rapi)
         report = Report(results=[], skipped=dict(selection.skipped),
-                        workarounds=report_workarounds, attempts=0)
+                        workarounds=report_workarounds, attempts=0,
+                        qa_dir=str(self.installation.qa_dir))
         attempt = 0
         while True:
             attempt += 1
@@ -148,6 +153,9 @@ class QaRunner:
         try:
             vc.up(spec, init=False)
             spec = vc.spec()
+            # Read from the installation this cluster runs, as the summary
+            # and JUnit name it (the spec holds no version: up ran no init).
+            report.record_ganeti(install.resolve(spec.ganeti))
             facts = facts_from_spec(spec, vc.paths.dir)
             self.add_hosts(vc, spec, facts)
             out = self.run_qa(vc, spec, facts, selection, attempt, driver_args)

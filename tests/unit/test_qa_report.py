@@ -1,7 +1,9 @@
 """ganeti/qa/report.py: the summary rows and the JUnit XML."""
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+from vcluster_ns.ganeti.install import Installation
 from vcluster_ns.ganeti.qa.output import FAILED, PASSED, SKIPPED, TestResult
 from vcluster_ns.ganeti.qa.report import Report, junit_xml, summary_rows
 
@@ -45,3 +47,36 @@ def test_report_ok_and_counts():
     rows = summary_rows(report)
     assert [r[0] for r in rows] == ["TestA", "TestB", "TestB"]
     assert rows[1][1] == "failed" and rows[1][4] == "boom"
+
+
+def _properties(report):
+    suite = ET.fromstring(junit_xml(report)).find("testsuite")
+    return {p.get("name"): p.get("value") for p in suite.find("properties")}
+
+
+def test_junit_names_the_ganeti_tested_its_tree_and_qa():
+    """The version is the installation's own (a tree's 3.1.1), never assumed."""
+    report = _report()
+    report.record_ganeti(Installation(Path("/home/me/gnt"), "3.1.1", "3.1"))
+    report.qa_dir = "/home/me/src/ganeti/qa"
+    props = _properties(report)
+    assert props["ganeti-version"] == "3.1.1"
+    assert props["ganeti-tree"] == "/home/me/gnt"
+    assert props["qa-dir"] == "/home/me/src/ganeti/qa"
+
+
+def test_junit_names_the_system_installation():
+    report = _report()
+    report.record_ganeti(Installation(Path("/"), "3.0.2", "3.0"))
+    props = _properties(report)
+    assert (props["ganeti-version"], props["ganeti-tree"]) == ("3.0.2", "system")
+
+
+def test_tested_names_version_and_tree():
+    report = _report()
+    assert report.tested() is None  # no cluster came up: nothing read
+    assert "ganeti-version" not in _properties(report)
+    report.record_ganeti(Installation(Path("/home/me/gnt"), "3.1.1", "3.1"))
+    assert report.tested() == "Ganeti 3.1.1 (/home/me/gnt)"
+    report.record_ganeti(Installation(Path("/"), "3.0.2", "3.0"))
+    assert report.tested() == "Ganeti 3.0.2 (system)"

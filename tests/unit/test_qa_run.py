@@ -85,3 +85,10 @@ def test_keep_going_stops_at_a_test_qa_always_runs():
     report = runner.run(select(KNOWN), keep_going=True, max_restarts=10)
     assert report.attempts == 1
     assert runner.downed == []  # no attempt follows: its cluster stays up to inspect
+
+
+def test_report_names_the_qa_that_ran():
+    runner = FakeRunner([])
+    report = runner.run(select(KNOWN), keep_going=False, max_restarts=0)
+    assert report.qa_dir == str(runner.installation.qa_dir)
+

@@ -4,7 +4,10 @@
 their reasons, the workarounds and the clusters used; ``summary_rows`` are
 the summary table's rows (cli.py prints them) and ``junit_xml`` the JUnit
 file, whose properties carry the skips and workarounds so that a CI
-reader sees what was changed.  Run on the host, after the last attempt.
+reader sees what was changed, and which Ganeti (version and tree) and
+which QA were tested: the version is read from the installation the
+clusters ran (``record_ganeti``), never assumed.  Run on the host, after
+the last attempt.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ class Report:
     seconds: float = 0.0
     workaround_uses: int = 0          # commands the workarounds changed
     clusters: list[str] = dataclasses.field(default_factory=list)
+    ganeti_version: str | None = None  # None: no cluster came up to read it from
+    ganeti_tree: str | None = None     # the --ganeti tree; None: the system's
+    qa_dir: str | None = None          # the QA that ran (before staging)
 
     def counts(self) -> dict[str, int]:
         counts = {PASSED: 0, FAILED: 0, ERROR: 0, SKIPPED: 0}
@@ -36,6 +42,18 @@ class Report:
     @property
     def ok(self) -> bool:
         return not any(t.status in (FAILED, ERROR) for t in self.results)
+
+    def record_ganeti(self, installation) -> None:
+        """The Ganeti the clusters ran: an ``install.Installation``."""
+        self.ganeti_version = installation.version
+        self.ganeti_tree = None if installation.is_system else str(installation.root)
+
+    def tested(self) -> str | None:
+        """``Ganeti 3.0.2 (system)``, ``Ganeti 3.1.1 (/home/me/gnt)``; None
+        if no cluster came up."""
+        if self.ganeti_version is None:
+            return None
+        return f"Ganeti {self.ganeti_version} ({self.ganeti_tree or 'system'})"
 
 
 def summary_rows(report: Report) -> list[list[str]]:
@@ -63,6 +81,12 @@ def junit_xml(report: Report, suite: str = "ganeti-qa") -> str:
     props = ET.SubElement(ts, "properties")
     ET.SubElement(props, "property", name="attempts", value=str(report.attempts))
     ET.SubElement(props, "property", name="workaround-uses", value=str(report.workaround_uses))
+    if report.ganeti_version is not None:
+        ET.SubElement(props, "property", name="ganeti-version", value=report.ganeti_version)
+        ET.SubElement(props, "property", name="ganeti-tree",
+                      value=report.ganeti_tree or "system")
+    if report.qa_dir is not None:
+        ET.SubElement(props, "property", name="qa-dir", value=report.qa_dir)
     for cluster in report.clusters:
         ET.SubElement(props, "property", name="cluster", value=cluster)
     for what, why in report.workarounds.items():
