@@ -15,7 +15,8 @@ destroyed (unless ``keep``); a failed one is kept, its logs exported, and
 brought down only when a next attempt starts, to free memory for it.
 
 Which Ganeti was tested is read from the installation each cluster runs,
-once it is up, into the report (summary and JUnit).
+once it is up, into the report (summary and JUnit) and into the name of a
+failed attempt's log bundle.
 """
 
 from __future__ import annotations
@@ -74,6 +75,19 @@ def workarounds(sysrq_present: bool, rapi: bool = False) -> tuple[dict[str, str]
             "daemon at the master's own address, as on real machines")
         args += ["--rapi"]
     return report, args
+
+
+def name_version(bundle: Path, version: str | None) -> Path:
+    """An export-logs bundle renamed to say which Ganeti failed
+    (``...-ganeti-3.0.2.tar.gz``): bundles of runs on several versions sit
+    side by side.  Unchanged if no cluster came up to read it from."""
+    if version is None:
+        return bundle
+    stem = bundle.name.removesuffix(".tar.gz")
+    try:
+        return bundle.rename(bundle.with_name(f"{stem}-ganeti-{version}.tar.gz"))
+    except OSError:
+        return bundle  # the logs matter more than their name
 
 
 class QaRunner:
@@ -171,13 +185,13 @@ class QaRunner:
             if attempt == 1 and not vc.exists():
                 raise  # nothing made, nothing run: the error is the answer
             if attempt == 1 and not report.results:
-                self.keep_failed(vc)
+                self.keep_failed(vc, report)
                 raise
             result = TestResult("vcluster-ns", "cluster bring-up", ERROR,
                                 message=exc.one_line(), attempt=attempt)
             report.results.append(result)
             self.echo(f"  ERROR   cluster bring-up: {exc.one_line()}")
-            self.keep_failed(vc)
+            self.keep_failed(vc, report)
             return None, name  # not QA's failure: no test to switch off
         report.results.extend(out.results)
         report.workaround_uses += len(out.workarounds)
@@ -189,15 +203,16 @@ class QaRunner:
             else:
                 vc.destroy()
             return None, name
-        self.keep_failed(vc)
+        self.keep_failed(vc, report)
         return ended_by, name
 
-    def keep_failed(self, vc: VirtualCluster) -> None:
+    def keep_failed(self, vc: VirtualCluster, report: Report) -> None:
         """Export a failed attempt's logs and keep its cluster, up: run()
         brings it down only when another attempt follows."""
         try:
             if vc.exists():
-                self.bundles.append(vc.export_logs(self.export_dir))
+                bundle = vc.export_logs(self.export_dir)
+                self.bundles.append(name_version(bundle, report.ganeti_version))
                 self.echo(f"logs of {vc.name!r}: {self.bundles[-1]}")
                 self.kept.append(vc.name)
         except VclusterError as exc:

@@ -5,7 +5,7 @@ from pathlib import Path
 from vcluster_ns.ganeti.qa.catalogue import select
 from vcluster_ns.ganeti.qa.output import FAILED, PASSED, TestResult
 from vcluster_ns.ganeti.qa.suite import qa_installation
-from vcluster_ns.qa_run import QaRunner, workarounds
+from vcluster_ns.qa_run import QaRunner, name_version, workarounds
 
 
 def test_verify_workaround_only_without_sysrq():
@@ -92,3 +92,11 @@ def test_report_names_the_qa_that_ran():
     report = runner.run(select(KNOWN), keep_going=False, max_restarts=0)
     assert report.qa_dir == str(runner.installation.qa_dir)
 
+
+def test_bundle_name_says_which_ganeti_failed(tmp_path):
+    bundle = tmp_path / "vcluster-ns-logs-qa-1a2b3c-20260101-100000.tar.gz"
+    bundle.write_text("logs")
+    renamed = name_version(bundle, "3.1.1")
+    assert renamed.name == "vcluster-ns-logs-qa-1a2b3c-20260101-100000-ganeti-3.1.1.tar.gz"
+    assert renamed.read_text() == "logs" and not bundle.exists()
+    assert name_version(renamed, None) == renamed
