@@ -399,13 +399,15 @@ def qa_runs(root: Path, parallel: int, nodes: int, extra: list[str]) -> list[dic
         run["wall"] = time.perf_counter() - run["start"]
         run["log"].close()
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "attempts": "?",
-                  "off": 0}
+                  "off": 0, "ganeti": "?"}
         try:
             suite = ET.parse(run["work"] / "qa.xml").getroot().find("testsuite")
             for key in ("tests", "failures", "errors", "skipped"):
                 counts[key] = int(suite.get(key, 0))
             props = {p.get("name"): p.get("value") for p in suite.find("properties")}
             counts["attempts"] = props.get("attempts", "?")
+            counts["ganeti"] = f"{props.get('ganeti-version', '?')} " \
+                f"({props.get('ganeti-tree', '?')})"  # which Ganeti this run measured
             counts["off"] = sum(1 for name in props if name.startswith("skip:"))
         except (OSError, ET.ParseError, AttributeError):
             pass  # no JUnit: the run failed before QA; its exit code says so

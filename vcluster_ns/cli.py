@@ -686,16 +686,16 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
       vcluster-ns qa --keep-going --junit qa.xml
       vcluster-ns qa --list
     """
-    from . import qa as qa_module
+    from .ganeti import install
+    from .ganeti.qa import catalogue, report as qa_report, suite
     from .qa_run import QaRunner
 
-    from .ganeti import install
     ganeti_fields = install.spec_fields(ganeti_tree, []) if ganeti_tree else {}
     tree = install.from_tree(ganeti_tree) if ganeti_tree else None
     if tree is not None and qa_dir is None and tree.qa_dir() is None:
         raise click.UsageError(f"the tree {tree.root} has no QA suite ('make install' "
                                "does not install it): give --qa-dir CHECKOUT/qa")
-    installation = qa_module.qa_installation(
+    installation = suite.qa_installation(
         root=tree.root if tree else Path("/"),
         qa_dir=Path(qa_dir).absolute() if qa_dir else (tree.qa_dir() if tree else None),
         package_dir=tree.share_dir if tree else None)
@@ -708,25 +708,26 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
     known = runner.check()
     if list_:
         for name in sorted(known):
-            reason = qa_module.SKIPS.get(name)
+            reason = catalogue.SKIPS.get(name)
             click.echo(f"{name}  (skipped: {reason})" if reason else name)
         return
-    selection = qa_module.select(known, list(only), list(skip))
+    selection = catalogue.select(known, list(only), list(skip))
     report = runner.run(selection, keep_going, max_restarts)
     _qa_summary(report, runner)
     if junit:
-        Path(junit).write_text(qa_module.junit_xml(report))
+        Path(junit).write_text(qa_report.junit_xml(report))
         click.echo(f"JUnit XML: {junit}")
     if not report.ok:
         sys.exit(int(ExitCode.FAILED))
 
 
 def _qa_summary(report, runner) -> None:
-    from . import qa as qa_module
+    from .ganeti.qa.output import ERROR, FAILED
+    from .ganeti.qa.report import summary_rows
 
     counts = report.counts()
     click.echo()
-    rows = qa_module.summary_rows(report)
+    rows = summary_rows(report)
     if rows:
         for line in ui.table(rows, ["TEST", "RESULT", "TIME", "QA CONFIG KEY", "MESSAGE"]):
             click.echo(line)
@@ -738,7 +739,7 @@ def _qa_summary(report, runner) -> None:
         click.echo(f"\nworkarounds ({report.workaround_uses} command(s) changed):")
         for what, why in report.workarounds.items():
             click.echo(f"  {what}: {why}")
-    failed = [t for t in report.results if t.status in (qa_module.FAILED, qa_module.ERROR)]
+    failed = [t for t in report.results if t.status in (FAILED, ERROR)]
     if failed:
         click.echo("\nfailures:")
         for t in failed:
@@ -746,7 +747,11 @@ def _qa_summary(report, runner) -> None:
     if runner.kept:
         click.echo(f"\nclusters kept: {', '.join(runner.kept)} (remove with 'vcluster-ns "
                    "--cluster NAME destroy --yes')")
-    click.echo(f"\nQA: {counts['passed']} passed, {counts['failed']} failed, "
+    click.echo()
+    tested = report.tested()  # which Ganeti: a CI log must say what it tested
+    if tested:
+        click.echo(tested + (f", QA from {report.qa_dir}" if report.qa_dir else ""))
+    click.echo(f"QA: {counts['passed']} passed, {counts['failed']} failed, "
                f"{counts['error']} errors, {counts['skipped']} skipped by QA, "
                f"{len(report.skipped)} config keys switched off; {report.attempts} attempt(s) "
                f"in {report.seconds:.0f}s")

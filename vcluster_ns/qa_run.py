@@ -3,13 +3,20 @@
 One attempt = a fresh cluster with its own name (``qa-XXXXXX``), brought up
 without Ganeti's init (QA's first test is ``gnt-cluster init``), the QA
 config written from it, and ``ganeti-qa.py --yes-do-it`` run on its master
-through ``vcluster-ns run``, output read as it comes (qa.QaOutput).
+through ``vcluster-ns run``, output read as it comes (``output.QaOutput``).
+Everything about QA itself is in the package ``ganeti.qa``; this module is
+the host side that needs clusters (``VirtualCluster``), which is why it
+sits outside ``ganeti/``.
 
 QA stops at its first failure.  With ``keep_going`` the failed test's config
 key is switched off and a new attempt starts on a fresh cluster, until QA
 reaches its end or ``max_restarts``.  A passing attempt's cluster is
 destroyed (unless ``keep``); a failed one is kept, its logs exported, and
 brought down only when a next attempt starts, to free memory for it.
+
+Which Ganeti was tested is read from the installation each cluster runs,
+once it is up, into the report (summary and JUnit) and into the name of a
+failed attempt's log bundle.
 """
 
 from __future__ import annotations
@@ -24,9 +31,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import qa
 from .cluster import VirtualCluster
 from .errors import EnvironmentUnsupported, OperationFailed, VclusterError
+from .ganeti import install
+from .ganeti.qa.catalogue import Selection, known_tests, switch_off
+from .ganeti.qa.config import ClusterFacts, build_config, facts_from_spec, rename_ip
+from .ganeti.qa.output import ERROR, PASSED, SKIPPED, QaOutput, TestResult
+from .ganeti.qa.report import Report
+from .ganeti.qa.suite import QaInstallation, driver_script
 from .spec import ClusterSpec
 
 SYSRQ = "/proc/sysrq-trigger"
@@ -65,8 +77,21 @@ def workarounds(sysrq_present: bool, rapi: bool = False) -> tuple[dict[str, str]
     return report, args
 
 
+def name_version(bundle: Path, version: str | None) -> Path:
+    """An export-logs bundle renamed to say which Ganeti failed
+    (``...-ganeti-3.0.2.tar.gz``): bundles of runs on several versions sit
+    side by side.  Unchanged if no cluster came up to read it from."""
+    if version is None:
+        return bundle
+    stem = bundle.name.removesuffix(".tar.gz")
+    try:
+        return bundle.rename(bundle.with_name(f"{stem}-ganeti-{version}.tar.gz"))
+    except OSError:
+        return bundle  # the logs matter more than their name
+
+
 class QaRunner:
-    def __init__(self, root: Path, nodes: int, installation: qa.QaInstallation,
+    def __init__(self, root: Path, nodes: int, installation: QaInstallation,
                  echo: Callable[[str], None], progress: Callable[[str], None],
                  keep: bool = False, export_dir: Path | None = None,
                  spec_fields: dict | None = None, rapi: bool = False):
@@ -90,14 +115,15 @@ class QaRunner:
             raise EnvironmentUnsupported(missing, "install the Debian package "
                                          "ganeti-testsuite, or give --qa-dir")
         qa_dir = self.installation.qa_dir
-        return qa.known_tests(*(p.read_text() for p in sorted(qa_dir.glob("*.py"))),
-                              self.installation.script.read_text())
+        return known_tests(*(p.read_text() for p in sorted(qa_dir.glob("*.py"))),
+                           self.installation.script.read_text())
 
-    def run(self, selection: qa.Selection, keep_going: bool, max_restarts: int) -> qa.Report:
+    def run(self, selection: Selection, keep_going: bool, max_restarts: int) -> Report:
         start = time.monotonic()
         report_workarounds, driver_args = workarounds(os.path.exists(SYSRQ), self.rapi)
-        report = qa.Report(results=[], skipped=dict(selection.skipped),
-                           workarounds=report_workarounds, attempts=0)
+        report = Report(results=[], skipped=dict(selection.skipped),
+                        workarounds=report_workarounds, attempts=0,
+                        qa_dir=str(self.installation.qa_dir))
         attempt = 0
         while True:
             attempt += 1
@@ -107,7 +133,7 @@ class QaRunner:
             report.clusters.append(cluster)
             if ended_by is None:
                 break
-            key = qa.switch_off(ended_by, selection) if keep_going else None
+            key = switch_off(ended_by, selection) if keep_going else None
             if last or key is None:
                 if keep_going and key is None and not last:
                     self.echo(f"{ended_by.func} cannot be switched off (QA runs it "
@@ -122,8 +148,8 @@ class QaRunner:
         report.seconds = time.monotonic() - start
         return report
 
-    def attempt(self, selection: qa.Selection, attempt: int, driver_args: list[str],
-                report: qa.Report):
+    def attempt(self, selection: Selection, attempt: int, driver_args: list[str],
+                report: Report):
         name = unique_name(self.root)
         vc = VirtualCluster(name, self.root, progress=self.progress)
         # QA runs the watcher itself and wants no cron one (see its sample
@@ -141,7 +167,10 @@ class QaRunner:
         try:
             vc.up(spec, init=False)
             spec = vc.spec()
-            facts = qa.facts_from_spec(spec, vc.paths.dir)
+            # Read from the installation this cluster runs, as the summary
+            # and JUnit name it (the spec holds no version: up ran no init).
+            report.record_ganeti(install.resolve(spec.ganeti))
+            facts = facts_from_spec(spec, vc.paths.dir)
             self.add_hosts(vc, spec, facts)
             out = self.run_qa(vc, spec, facts, selection, attempt, driver_args)
         except KeyboardInterrupt:
@@ -156,13 +185,13 @@ class QaRunner:
             if attempt == 1 and not vc.exists():
                 raise  # nothing made, nothing run: the error is the answer
             if attempt == 1 and not report.results:
-                self.keep_failed(vc)
+                self.keep_failed(vc, report)
                 raise
-            result = qa.TestResult("vcluster-ns", "cluster bring-up", qa.ERROR,
-                                   message=exc.one_line(), attempt=attempt)
+            result = TestResult("vcluster-ns", "cluster bring-up", ERROR,
+                                message=exc.one_line(), attempt=attempt)
             report.results.append(result)
             self.echo(f"  ERROR   cluster bring-up: {exc.one_line()}")
-            self.keep_failed(vc)
+            self.keep_failed(vc, report)
             return None, name  # not QA's failure: no test to switch off
         report.results.extend(out.results)
         report.workaround_uses += len(out.workarounds)
@@ -174,15 +203,16 @@ class QaRunner:
             else:
                 vc.destroy()
             return None, name
-        self.keep_failed(vc)
+        self.keep_failed(vc, report)
         return ended_by, name
 
-    def keep_failed(self, vc: VirtualCluster) -> None:
+    def keep_failed(self, vc: VirtualCluster, report: Report) -> None:
         """Export a failed attempt's logs and keep its cluster, up: run()
         brings it down only when another attempt follows."""
         try:
             if vc.exists():
-                self.bundles.append(vc.export_logs(self.export_dir))
+                bundle = vc.export_logs(self.export_dir)
+                self.bundles.append(name_version(bundle, report.ganeti_version))
                 self.echo(f"logs of {vc.name!r}: {self.bundles[-1]}")
                 self.kept.append(vc.name)
         except VclusterError as exc:
@@ -194,24 +224,24 @@ class QaRunner:
         except VclusterError as exc:
             self.echo(f"could not bring {name!r} down: {exc.one_line()}")
 
-    def add_hosts(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts) -> None:
+    def add_hosts(self, vc: VirtualCluster, spec: ClusterSpec, facts: ClusterFacts) -> None:
         """QA renames the cluster and back; the new name must resolve, to an
         address of its own: with the cluster's IP, glibc ("multi on") gives
         the old name as the canonical one, and Ganeti answers "Neither the
         name nor the IP address of the cluster has changed".  The rename
         moves the master IP there and back.  Added inside the cluster, as
         Ganeti would, to the cluster's own /etc/hosts."""
-        line = f"{qa.rename_ip(spec)}\t{facts.rename}"
+        line = f"{rename_ip(spec)}\t{facts.rename}"
         done = vc.run(spec.master_node, "/bin/sh", "-c", f"echo '{line}' >> /etc/hosts")
         if done.returncode != 0:
             raise OperationFailed(f"cannot add {facts.rename} to the cluster's /etc/hosts: "
                                   f"{done.stderr.strip()}")
 
-    def run_qa(self, vc: VirtualCluster, spec: ClusterSpec, facts: qa.ClusterFacts,
-               selection: qa.Selection, attempt: int, driver_args: list[str]) -> "Finished":
+    def run_qa(self, vc: VirtualCluster, spec: ClusterSpec, facts: ClusterFacts,
+               selection: Selection, attempt: int, driver_args: list[str]) -> "Finished":
         logdir = vc.paths.node_log_dir(spec.master_node)
         config = logdir / QA_CONFIG
-        config.write_text(json.dumps(qa.build_config(facts, selection), indent=2) + "\n")
+        config.write_text(json.dumps(build_config(facts, selection), indent=2) + "\n")
         inst = self.installation.staged(vc.paths.dir / "qa-suite")
         # The controller must not act as a node: no GANETI_ROOTDIR/HOSTNAME
         # (QA adds each node's root itself, from vcluster-basedir).
@@ -219,10 +249,10 @@ class QaRunner:
                 "--cluster", vc.name, "run", spec.master_node, "--",
                 "env", "-u", "GANETI_ROOTDIR", "-u", "GANETI_HOSTNAME",
                 f"PYTHONPATH={':'.join(inst.pythonpath)}",
-                inst.python, "-u", str(qa.driver_script()), *driver_args,
+                inst.python, "-u", str(driver_script()), *driver_args,
                 str(inst.script), "--yes-do-it", str(config)]
-        out = qa.QaOutput(on_result=self.show, attempt=attempt,
-                          on_start=lambda t: self.progress(f"running {t.func}: {t.description}"))
+        out = QaOutput(on_result=self.show, attempt=attempt,
+                       on_start=lambda t: self.progress(f"running {t.func}: {t.description}"))
         self.progress(f"ganeti-qa.py running; its output: {logdir / QA_LOG}")
         with open(logdir / QA_LOG, "w") as log, subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -236,12 +266,12 @@ class QaRunner:
         ended_by = out.close(code)
         return Finished(out.results, out.workarounds, code, ended_by)
 
-    def show(self, test: qa.TestResult) -> None:
-        if test.status == qa.SKIPPED:
+    def show(self, test: TestResult) -> None:
+        if test.status == SKIPPED:
             return
         took = "" if test.seconds is None else f" ({test.seconds:.1f}s)"
         line = f"  {test.status.upper():7} {test.func}{took}"
-        if test.status != qa.PASSED and test.message:
+        if test.status != PASSED and test.message:
             line += f": {test.message.splitlines()[0][:160]}"
         self.echo(line)
 
@@ -251,7 +281,7 @@ class Finished:
     """One QA run: its results, workaround lines, exit status, and the test
     that ended it (None if QA reached its end)."""
 
-    results: list[qa.TestResult]
+    results: list[TestResult]
     workarounds: list[str]
     exit_code: int
-    ended_by: qa.TestResult | None
+    ended_by: TestResult | None

@@ -16,14 +16,15 @@ import pytest
 
 from helpers import Cli, expect_root, left_over, require
 from hostsnap import HostSnapshot
-from vcluster_ns import qa
+from vcluster_ns.ganeti import install
+from vcluster_ns.ganeti.qa.suite import qa_installation
 
 SUBSET = ("cluster-verify", "cluster-info", "instance-add-file", "rapi")
 
 
 @pytest.fixture(scope="module")
 def installation():
-    inst = qa.qa_installation()
+    inst = qa_installation()
     require(inst.missing() is None, "Ganeti's QA is not installed (apt-get install "
             "ganeti-testsuite)")
     return inst
@@ -41,7 +42,7 @@ def passing(tmp_path_factory, installation):
     return cli, result, work, before
 
 
-def test_subset_passes_and_prints_each_test(passing):
+def test_subset_passes_and_prints_each_test(passing, installation):
     cli, result, _, _ = passing
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -51,6 +52,9 @@ def test_subset_passes_and_prints_each_test(passing):
                  "TestVersion", "TestEmptyCluster", "TestRapiQuery", "TestInstance"):
         assert f"PASSED  {test}" in out, out  # streamed progress
     assert "0 failed, 0 errors" in out
+    # Which Ganeti and which QA were tested, read from what ran.
+    assert f"Ganeti {install.system().version} (system), QA from {installation.qa_dir}" \
+        in out.splitlines()
 
 
 def test_summary_shows_each_workaround(passing):
@@ -61,7 +65,7 @@ def test_summary_shows_each_workaround(passing):
         assert "--ignore-errors=ENODESETUP" in result.stdout
 
 
-def test_junit_has_the_tests_and_the_workarounds(passing):
+def test_junit_has_the_tests_and_the_workarounds(passing, installation):
     _, _, work, _ = passing
     suite = ET.parse(work / "qa.xml").getroot().find("testsuite")
     cases = {c.get("name").split(":")[0]: c for c in suite.findall("testcase")}
@@ -71,6 +75,9 @@ def test_junit_has_the_tests_and_the_workarounds(passing):
     assert int(suite.get("tests")) >= 6
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert "virtual-cluster mode" in props["workaround:rapi"]
+    assert props["ganeti-version"] == install.system().version
+    assert props["ganeti-tree"] == "system"
+    assert props["qa-dir"] == str(installation.qa_dir)
     if not os.path.exists("/proc/sysrq-trigger"):
         assert "sysrq" in props["workaround:ENODESETUP"]
         assert int(props["workaround-uses"]) >= 1
@@ -103,11 +110,13 @@ def test_failure_is_reported_kept_and_keep_going_restarts_without_it(
     assert "switching off 'cluster-info'" in out
     assert "--keep-going: TestClusterVersion failed in attempt 1" in out
     assert "2 attempt(s)" in out
+    assert f"(system), QA from {qa_dir}" in out  # --qa-dir's copy, not the installed QA
     kept = [p for p in cli.root.iterdir() if p.name.startswith("qa-")]
     assert len(kept) == 1  # the failed attempt's; the passing second one is gone
     # Next to the JUnit file: the failed attempt's export-logs bundle.
     bundles = list(work.glob(f"vcluster-ns-logs-{kept[0].name}-*.tar.gz"))
     assert len(bundles) == 1, list(work.iterdir())
+    assert bundles[0].name.endswith(f"-ganeti-{install.system().version}.tar.gz")
     suite = ET.parse(work / "qa.xml").getroot().find("testsuite")
     failures = suite.findall("testcase/failure")
     assert [f.get("message") for f in failures] == ["made to fail by the test"]

@@ -216,3 +216,18 @@ def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
                     "--nodes", "0")
     assert_one_line_error(result, 2)
     assert not (tmp_path / "root").exists()
+
+
+def test_qa_summary_names_the_ganeti_tested_and_the_qa(capsys):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from vcluster_ns.cli import _qa_summary
+    from vcluster_ns.ganeti.install import Installation
+    from vcluster_ns.ganeti.qa.report import Report
+
+    report = Report([], skipped={}, workarounds={}, qa_dir="/home/me/src/ganeti/qa")
+    report.record_ganeti(Installation(Path("/home/me/gnt"), "3.1.1", "3.1"))
+    _qa_summary(report, SimpleNamespace(kept=[]))
+    lines = capsys.readouterr().out.splitlines()
+    assert "Ganeti 3.1.1 (/home/me/gnt), QA from /home/me/src/ganeti/qa" in lines

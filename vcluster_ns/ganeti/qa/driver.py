@@ -1,9 +1,11 @@
 """Run Ganeti's ``ganeti-qa.py`` as it is, with two additions; inside a cluster.
 
-Started by ``vcluster-ns qa`` with the Python of the Ganeti installation
-(not vcluster-ns's), so it imports nothing of vcluster-ns:
+Started by ``vcluster-ns qa`` (``vcluster_ns.qa_run``), by path
+(``suite.driver_script()``), with the Python of the Ganeti installation
+(not vcluster-ns's), so it imports nothing of vcluster-ns and only the
+standard library besides QA:
 
-    python3 qa_driver.py [--ignore-verify-error CODE]... [--rapi] QA_SCRIPT ARGS...
+    python3 driver.py [--ignore-verify-error CODE]... [--rapi] QA_SCRIPT ARGS...
 
 It loads QA_SCRIPT as a module and calls its ``main()`` with ARGS, after:
 
@@ -36,8 +38,9 @@ import sys
 
 MARK = "==== vcluster-ns"
 
-# Python put this file's directory (vcluster_ns/, which has a ganeti.py of
-# its own) first on sys.path; QA must import Ganeti's ``ganeti``.
+# Python put this file's directory first on sys.path: vcluster_ns/ganeti/qa,
+# whose config.py, output.py, ... are not QA's; QA must import its own
+# modules and Ganeti's ``ganeti``.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 

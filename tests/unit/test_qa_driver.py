@@ -1,0 +1,122 @@
+"""ganeti/qa/driver.py, which runs inside the cluster: labels and workarounds."""
+
+from vcluster_ns.ganeti.qa import driver
+
+
+def test_driver_names_and_verify_workaround(capsys):
+    class Either:
+        tests = ["a", ["b", "c"]]
+    assert driver._names(["x", Either(), len]) == ["x", "a", "b", "c"]
+    calls = []
+    wrapped = driver._ignoring(lambda node, cmd, **kw: calls.append(cmd) or [cmd],
+                               ["ENODESETUP"])
+    wrapped("node1", "gnt-cluster verify")
+    wrapped("node1", "gnt-cluster verify-disks")
+    wrapped("node1", "gnt-cluster verify --error-codes")
+    assert calls == ["gnt-cluster verify --ignore-errors=ENODESETUP",
+                     "gnt-cluster verify-disks",
+                     "gnt-cluster verify --ignore-errors=ENODESETUP --error-codes"]
+    assert capsys.readouterr().out.count("==== vcluster-ns workaround ENODESETUP") == 2
+
+
+def test_driver_rapi_view_turns_off_virtual_cluster_for_qa_rapi_only(monkeypatch):
+    """--rapi: qa_rapi sees a cluster that is not virtual; qa_config itself,
+    and every other module, keep QA's virtual-cluster mode."""
+    import sys
+    import types
+
+    config = types.ModuleType("qa.qa_config")
+    config.UseVirtualCluster = lambda: True
+    config.TestEnabled = lambda names: True
+    rapi = types.ModuleType("qa.qa_rapi")
+    rapi.qa_config = config
+    exec("def Enabled():\n"
+         "    return qa_config.TestEnabled('rapi') and not qa_config.UseVirtualCluster()\n",
+         rapi.__dict__)
+    other = types.ModuleType("qa_utils")
+    other.qa_config = config
+    monkeypatch.setitem(sys.modules, "qa.qa_rapi", rapi)
+    monkeypatch.delitem(sys.modules, "qa_rapi", raising=False)
+    assert rapi.Enabled() is False
+    driver._rapi_on_virtual_cluster()
+    assert rapi.Enabled() is True
+    assert rapi.qa_config.TestEnabled is config.TestEnabled  # the rest is QA's own
+    assert config.UseVirtualCluster() is True and other.qa_config is config
+    # RunTestIf(qa_rapi.Enabled, ...) carries the "rapi" key, for --keep-going
+    rapi.Enabled.__module__ = "qa.qa_rapi"
+    assert driver._names([rapi.Enabled, "instance-shutdown"]) == \
+        ["rapi", "instance-shutdown"]
+
+
+FAKE_QA = """
+def RunTest(fn, *args):
+    fn(*args)
+
+def RunTestIf(names, fn, *args):
+    if qa_config.TestEnabled(names):
+        RunTest(fn, *args)
+
+def RunQa():
+    RunTestIf("cluster-info", TestInfo)
+    RunTest(TestAlways)
+    RunTest(TestInstanceAddFile)
+    if qa_config.TestEnabled("instance-rename"):
+        RunTest(TestRename)
+    RunTestIf("off", TestInfo)
+    RunTest(TestRename)
+    RunTestIf("cluster-info", TestInfo)
+    RunTest(TestInstanceRemove)
+"""
+
+
+def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch):
+    import sys
+    import types
+
+    config = types.SimpleNamespace(TestEnabled=lambda names: names != "off")
+    qa_instance = types.ModuleType("qa.qa_instance")
+    module = types.ModuleType("fake_qa")
+    module.qa_config = config
+    for name in ("TestInfo", "TestAlways", "TestInstanceAddFile", "TestRename",
+                 "TestInstanceRemove"):
+        setattr(module, name, lambda: None)
+    qa_instance.available_instance_tests = [
+        ("instance-add-file", "file", module.TestInstanceAddFile, 1)]
+    monkeypatch.setitem(sys.modules, "qa.qa_instance", qa_instance)
+    monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
+    sys.modules["qa"].qa_instance = qa_instance
+    exec(compile(FAKE_QA, "/qa/ganeti-qa.py", "exec"), module.__dict__)
+    driver._label_tests(module, config, "/qa/ganeti-qa.py")
+    module.RunQa()
+    lines = [l for l in capsys.readouterr().out.splitlines()]
+    assert lines == ['==== vcluster-ns names ["cluster-info"]',
+                     '==== vcluster-ns names []',
+                     '==== vcluster-ns names ["instance-add-file"]',
+                     '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
+                     # a disabled RunTestIf leaves the key checked last
+                     '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
+                     '==== vcluster-ns names ["cluster-info"]',
+                     '==== vcluster-ns names ["instance-add-file"]']
+
+
+def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monkeypatch):
+    import sys
+    import types
+
+    config = types.SimpleNamespace(TestEnabled=lambda names: names != "off")
+    rapi = types.ModuleType("qa.qa_rapi")
+    exec("def Enabled():\n    return True\n", rapi.__dict__)
+    monkeypatch.setitem(sys.modules, "qa.qa_rapi", rapi)
+    monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
+    module = types.ModuleType("fake_qa")
+    module.qa_config, module.qa_rapi, module.TestNode = config, rapi, lambda: None
+    exec(compile("def RunTest(fn, *args):\n    fn(*args)\n"
+                 "def RunTestIf(names, fn, *args):\n"
+                 "    if qa_config.TestEnabled(names):\n        RunTest(fn, *args)\n"
+                 "def RunQa():\n"
+                 "    if qa_rapi.Enabled():\n        RunTest(TestNode)\n",
+                 "/qa/ganeti-qa.py", "exec"), module.__dict__)
+    driver._label_tests(module, config, "/qa/ganeti-qa.py")
+    module.RunQa()
+    assert capsys.readouterr().out.splitlines() == ['==== vcluster-ns names ["rapi"]']
+    assert rapi.Enabled.__name__ == "Enabled"  # still recognised by _names
