@@ -272,9 +272,18 @@ def run(obj: Context, node, command):
               "of an interactive shell.")
 @pass_ctx
 def shell(obj: Context, node, command):
-    """A shell on NODE (default, or 'master': the master now) whose prompt names the node."""
+    """A shell on NODE (default, or 'master': the master now) whose prompt names the node.
+
+    The interactive shell needs a terminal on stdin; without one (a script,
+    a pipe, CI) use 'vcluster-ns run NODE COMMAND' or 'shell -c SCRIPT'.
+    """
     if command is not None:
         policy.check_command(["bash", "-c", command])
+    elif not sys.stdin.isatty():  # bash -i would complain about job control and exit 0
+        from .errors import InvalidInput
+        raise InvalidInput("shell needs a terminal on stdin for an interactive shell",
+                           "without one, use 'vcluster-ns run NODE COMMAND' or "
+                           "'vcluster-ns shell -c SCRIPT'")
     vc = obj.cluster()
     spec = vc.spec()
     target = vc.resolve_node(node) if node and node != "master" else _master(vc)

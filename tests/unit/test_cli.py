@@ -216,3 +216,42 @@ def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
                     "--nodes", "0")
     assert_one_line_error(result, 2)
     assert not (tmp_path / "root").exists()
+
+
+def test_shell_without_a_terminal_is_a_usage_error(invoke, tmp_path):
+    # CliRunner's stdin is no terminal: bash -i would complain about job
+    # control and exit 0; the check comes before any cluster lookup.
+    line = assert_one_line_error(invoke("--root", str(tmp_path), "shell"), 2)
+    assert "shell needs a terminal" in line
+    assert "vcluster-ns run NODE COMMAND" in line and "shell -c SCRIPT" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shell_with_a_script_needs_no_terminal(invoke, tmp_path):
+    line = assert_one_line_error(invoke("--root", str(tmp_path), "shell", "-c", "true"), 5)
+    assert "no cluster named" in line
+
+
+def _vcluster_ns(args, stdin):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "vcluster_ns.entry", *args], stdin=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_shell_from_dev_null_and_from_a_terminal(tmp_path):
+    import os
+    args = ["--root", str(tmp_path), "shell"]
+    with open(os.devnull) as devnull:
+        result = _vcluster_ns(args, devnull)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: shell needs a terminal")
+    assert len(result.stderr.splitlines()) == 1
+    primary, secondary = os.openpty()  # a terminal on stdin passes the check
+    try:
+        result = _vcluster_ns(args, secondary)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert result.returncode == 5, result.stderr
+    assert "no cluster named" in result.stderr
