@@ -626,14 +626,18 @@ def _net(obj: Context, action: str, nodes=(), value: str | None = None) -> None:
 @click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
 @pass_ctx
 def net_partition(obj: Context, nodes):
-    """Cut NODES off from the rest: they reach each other, nobody else reaches them."""
+    """Cut NODES off from the rest: they reach only each other.
+
+    Nobody else reaches them, not even the supervisor; a later partition
+    takes its nodes out of any earlier one. 'net heal' undoes it.
+    """
     _net(obj, "partition", nodes)
 
 
 @net.command("heal")
 @pass_ctx
 def net_heal(obj: Context):
-    """Undo every network fault: partitions, links down, delay and loss."""
+    """Undo every fault: partitions, links down, delay and loss."""
     _net(obj, "heal")
 
 
@@ -641,7 +645,7 @@ def net_heal(obj: Context):
 @click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
 @pass_ctx
 def net_down(obj: Context, nodes):
-    """Take NODES' links down (their eth0 loses its carrier)."""
+    """Take NODES' links down: their eth0 loses its carrier."""
     _net(obj, "down", nodes)
 
 
@@ -658,7 +662,11 @@ def net_up(obj: Context, nodes):
 @click.argument("time")
 @pass_ctx
 def net_delay(obj: Context, node, time):
-    """Delay every packet sent to NODE by TIME (e.g. 50ms); needs netem."""
+    """Delay packets sent to NODE by TIME, such as 50ms; needs netem.
+
+    TIME is a number with a unit: 50ms, 1.5s, 200us. Every round trip with
+    NODE takes TIME longer. Needs the kernel's netem qdisc (exit 4 without it).
+    """
     _net(obj, "delay", [node], time)
 
 
@@ -667,7 +675,11 @@ def net_delay(obj: Context, node, time):
 @click.argument("percent")
 @pass_ctx
 def net_loss(obj: Context, node, percent):
-    """Drop PERCENT (e.g. 5%) of the packets sent to NODE; needs netem."""
+    """Drop PERCENT of packets sent to NODE, such as 5%; needs netem.
+
+    Combines with 'net delay'. Needs the kernel's netem qdisc (exit 4 without
+    it).
+    """
     _net(obj, "loss", [node], percent)
 
 

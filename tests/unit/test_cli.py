@@ -255,3 +255,18 @@ def test_shell_from_dev_null_and_from_a_terminal(tmp_path):
         os.close(secondary)
     assert result.returncode == 5, result.stderr
     assert "no cluster named" in result.stderr
+
+
+def test_net_help_lists_whole_lines():
+    # click cuts a short help at its first sentence end ("(e.g.") or at the
+    # width: every line of the listing must be a whole sentence on an
+    # 80-column terminal.
+    result = CliRunner().invoke(main, ["net", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    listing = result.output.split("Commands:\n", 1)[1].splitlines()
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in listing if line.strip()}
+    assert set(lines) == {"partition", "heal", "down", "up", "delay", "loss"}
+    for name, text in lines.items():
+        assert text.endswith(".") and not text.endswith(("...", "e.g.")), (name, text)
+    assert "50ms" in lines["delay"] and "netem" in lines["delay"]
+    assert "5%" in lines["loss"] and "netem" in lines["loss"]
