@@ -67,12 +67,20 @@ def _cluster_from(ctx: click.Context):
 
 
 def complete_node(ctx, param, incomplete):
-    """Node names of the cluster named on the command line."""
+    """Node names of the cluster named on the command line; also 'master' for
+    the commands that take it (run, shell: VirtualCluster.resolve_node); for a
+    list of nodes (net partition node1 ...), only those not given yet."""
     try:
         names = _cluster_from(ctx).nodes
     except (VclusterError, OSError):
         return []
     shorts = [n.split(".")[0] for n in names]
+    if param.nargs == -1:
+        given = {n.split(".")[0] for n in ctx.params.get(param.name) or ()}
+        shorts = [n for n in shorts if n not in given]
+    if ctx.parent is not None and ctx.parent.parent is None \
+            and ctx.command.name in ("run", "shell"):
+        shorts.append("master")
     return [n for n in shorts if n.startswith(incomplete)]
 
 
