@@ -287,14 +287,14 @@ def shell(obj: Context, node, command):
     """
     if command is not None:
         policy.check_command(["bash", "-c", command])
-    elif not sys.stdin.isatty():  # bash -i would complain about job control and exit 0
+    vc = obj.cluster()
+    spec = vc.spec()
+    target = vc.resolve_node(node) if node and node != "master" else _master(vc)
+    if command is None and not sys.stdin.isatty():  # bash -i: job control errors, exit 0
         from .errors import InvalidInput
         raise InvalidInput("shell needs a terminal on stdin for an interactive shell",
                            "without one, use 'vcluster-ns run NODE COMMAND' or "
                            "'vcluster-ns shell -c SCRIPT'")
-    vc = obj.cluster()
-    spec = vc.spec()
-    target = vc.resolve_node(node) if node and node != "master" else _master(vc)
     short = target.split(".")[0]
     if command is not None:
         argv = ["/bin/bash", "-c", command]

@@ -218,18 +218,19 @@ def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
     assert not (tmp_path / "root").exists()
 
 
-def test_shell_without_a_terminal_is_a_usage_error(invoke, tmp_path):
+def test_shell_without_a_terminal_is_a_usage_error(invoke, down_cluster):
     # CliRunner's stdin is no terminal: bash -i would complain about job
-    # control and exit 0; the check comes before any cluster lookup.
-    line = assert_one_line_error(invoke("--root", str(tmp_path), "shell"), 2)
+    # control and exit 0. The cluster and node are checked first.
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "shell"), 2)
     assert "shell needs a terminal" in line
     assert "vcluster-ns run NODE COMMAND" in line and "shell -c SCRIPT" in line
-    assert list(tmp_path.iterdir()) == []
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "shell", "node9"), 2)
+    assert "unknown node 'node9'" in line
 
 
-def test_shell_with_a_script_needs_no_terminal(invoke, tmp_path):
-    line = assert_one_line_error(invoke("--root", str(tmp_path), "shell", "-c", "true"), 5)
-    assert "no cluster named" in line
+def test_shell_with_a_script_needs_no_terminal(invoke, down_cluster):
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "shell", "-c", "true"), 5)
+    assert "not up" in line
 
 
 def _vcluster_ns(args, stdin):
@@ -239,9 +240,9 @@ def _vcluster_ns(args, stdin):
                           capture_output=True, text=True, timeout=60)
 
 
-def test_shell_from_dev_null_and_from_a_terminal(tmp_path):
+def test_shell_from_dev_null_and_from_a_terminal(down_cluster):
     import os
-    args = ["--root", str(tmp_path), "shell"]
+    args = ["--root", str(down_cluster), "shell"]
     with open(os.devnull) as devnull:
         result = _vcluster_ns(args, devnull)
     assert result.returncode == 2, result.stderr
@@ -254,7 +255,7 @@ def test_shell_from_dev_null_and_from_a_terminal(tmp_path):
         os.close(primary)
         os.close(secondary)
     assert result.returncode == 5, result.stderr
-    assert "no cluster named" in result.stderr
+    assert "is not up" in result.stderr
 
 
 def test_net_help_lists_whole_lines():

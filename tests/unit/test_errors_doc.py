@@ -249,7 +249,7 @@ CASES = [
      ["up", "--secondary-network", "192.0.2.128/25"], False),
     ("cluster file naming a node beyond the count", -1,
      ["up", "-f", HETEROGENEOUS, "--nodes", "3"], False),
-    ("`shell` without `-c`", 0, ["shell"], False),
+    ("`shell` without `-c`", 0, ["shell"], True),
     ("`run NODE` without a command", 0, ["run", "node1"], False),
     ("`--root` relative", 0, ["--root", "x", "status"], None),
     ("`--root \"\"`", 0, ["--root", "", "status"], None),
