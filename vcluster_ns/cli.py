@@ -67,12 +67,20 @@ def _cluster_from(ctx: click.Context):
 
 
 def complete_node(ctx, param, incomplete):
-    """Node names of the cluster named on the command line."""
+    """Node names of the cluster named on the command line; also 'master' for
+    the commands that take it (run, shell: VirtualCluster.resolve_node); for a
+    list of nodes (net partition node1 ...), only those not given yet."""
     try:
         names = _cluster_from(ctx).nodes
     except (VclusterError, OSError):
         return []
     shorts = [n.split(".")[0] for n in names]
+    if param.nargs == -1:
+        given = {n.split(".")[0] for n in ctx.params.get(param.name) or ()}
+        shorts = [n for n in shorts if n not in given]
+    if ctx.parent is not None and ctx.parent.parent is None \
+            and ctx.command.name in ("run", "shell"):
+        shorts.append("master")
     return [n for n in shorts if n.startswith(incomplete)]
 
 
@@ -249,12 +257,21 @@ def run(obj: Context, node, command):
               "of an interactive shell.")
 @pass_ctx
 def shell(obj: Context, node, command):
-    """A shell on NODE (default, or 'master': the master now) whose prompt names the node."""
+    """A shell on NODE (default, or 'master': the master now) whose prompt names the node.
+
+    The interactive shell needs a terminal on stdin; without one (a script,
+    a pipe, CI) use 'vcluster-ns run NODE COMMAND' or 'shell -c SCRIPT'.
+    """
     if command is not None:
         policy.check_command(["bash", "-c", command])
     vc = obj.cluster()
     spec = vc.spec()
     target = vc.resolve_node(node) if node and node != "master" else _master(vc)
+    if command is None and not sys.stdin.isatty():  # bash -i: job control errors, exit 0
+        from .errors import InvalidInput
+        raise InvalidInput("shell needs a terminal on stdin for an interactive shell",
+                           "without one, use 'vcluster-ns run NODE COMMAND' or "
+                           "'vcluster-ns shell -c SCRIPT'")
     short = target.split(".")[0]
     if command is not None:
         argv = ["/bin/bash", "-c", command]
@@ -597,14 +614,18 @@ def _net(obj: Context, action: str, nodes=(), value: str | None = None) -> None:
 @click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
 @pass_ctx
 def net_partition(obj: Context, nodes):
-    """Cut NODES off from the rest: they reach each other, nobody else reaches them."""
+    """Cut NODES off from the rest: they reach only each other.
+
+    Nobody else reaches them, not even the supervisor; a later partition
+    takes its nodes out of any earlier one. 'net heal' undoes it.
+    """
     _net(obj, "partition", nodes)
 
 
 @net.command("heal")
 @pass_ctx
 def net_heal(obj: Context):
-    """Undo every network fault: partitions, links down, delay and loss."""
+    """Undo every fault: partitions, links down, delay and loss."""
     _net(obj, "heal")
 
 
@@ -612,7 +633,7 @@ def net_heal(obj: Context):
 @click.argument("nodes", nargs=-1, required=True, shell_complete=complete_node)
 @pass_ctx
 def net_down(obj: Context, nodes):
-    """Take NODES' links down (their eth0 loses its carrier)."""
+    """Take NODES' links down: their eth0 loses its carrier."""
     _net(obj, "down", nodes)
 
 
@@ -629,7 +650,11 @@ def net_up(obj: Context, nodes):
 @click.argument("time")
 @pass_ctx
 def net_delay(obj: Context, node, time):
-    """Delay every packet sent to NODE by TIME (e.g. 50ms); needs netem."""
+    """Delay packets sent to NODE by TIME, such as 50ms; needs netem.
+
+    TIME is a number with a unit: 50ms, 1.5s, 200us. Every round trip with
+    NODE takes TIME longer. Needs the kernel's netem qdisc (exit 4 without it).
+    """
     _net(obj, "delay", [node], time)
 
 
@@ -638,7 +663,11 @@ def net_delay(obj: Context, node, time):
 @click.argument("percent")
 @pass_ctx
 def net_loss(obj: Context, node, percent):
-    """Drop PERCENT (e.g. 5%) of the packets sent to NODE; needs netem."""
+    """Drop PERCENT of packets sent to NODE, such as 5%; needs netem.
+
+    Combines with 'net delay'. Needs the kernel's netem qdisc (exit 4 without
+    it).
+    """
     _net(obj, "loss", [node], percent)
 
 

@@ -168,11 +168,13 @@ def parse(data: dict, where: str = "cluster file", overrides: dict | None = None
     if count is None:
         count = max(indices.values()) if indices else DEFAULT_NODES
         fields["nodes"] = count
-    for node, index in indices.items():
-        if index > count:
-            key = f"nodes.{node}" if node in node_tables else f"groups.{member_of[node]}.nodes"
-            r.fail(key, f"{node} is beyond the {count} nodes of this cluster",
-                   f"raise node_count to at least {index}")
+    beyond = sorted((index, node) for node, index in indices.items() if index > count)
+    if beyond:
+        index, node = beyond[0]
+        key = f"nodes.{node}" if node in node_tables else f"groups.{member_of[node]}.nodes"
+        r.fail(key, f"{node} is beyond the {count} nodes of this cluster",
+               _beyond_hint(count, beyond[-1][0], top.get("node_count"),
+                            "nodes" in (overrides or {})))
     domain = fields.get("domain", "")
     group_at = {indices[node]: group for node, group in member_of.items()}
     table_at = {indices[node]: table for node, table in node_tables.items()}
@@ -220,6 +222,17 @@ def parse(data: dict, where: str = "cluster file", overrides: dict | None = None
         cluster["ipolicy"] = r.check(cluster["ipolicy"], IPOLICY_TYPES, "cluster.ipolicy")
     fields["init_params"] = cluster
     return fields
+
+
+def _beyond_hint(count: int, needed: int, file_count: int | None, from_option: bool) -> str:
+    """What to do about nodes beyond ``count``: raise the count where it came from."""
+    if not from_option:
+        return f"raise node_count to at least {needed}"
+    said = f" = {file_count}" if file_count is not None else ""
+    hint = f"--nodes {count} overrides the file's node_count{said}: give --nodes {needed} or more"
+    if file_count is None or file_count >= needed:
+        hint += ", or leave --nodes out"
+    return hint
 
 
 def _label(r: _Reader, key: str, name: str) -> None:

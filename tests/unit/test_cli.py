@@ -231,3 +231,58 @@ def test_qa_summary_names_the_ganeti_tested_and_the_qa(capsys):
     _qa_summary(report, SimpleNamespace(kept=[]))
     lines = capsys.readouterr().out.splitlines()
     assert "Ganeti 3.1.1 (/home/me/gnt), QA from /home/me/src/ganeti/qa" in lines
+
+
+def test_shell_without_a_terminal_is_a_usage_error(invoke, down_cluster):
+    # CliRunner's stdin is no terminal: bash -i would complain about job
+    # control and exit 0. The cluster and node are checked first.
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "shell"), 2)
+    assert "shell needs a terminal" in line
+    assert "vcluster-ns run NODE COMMAND" in line and "shell -c SCRIPT" in line
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "shell", "node9"), 2)
+    assert "unknown node 'node9'" in line
+
+
+def test_shell_with_a_script_needs_no_terminal(invoke, down_cluster):
+    line = assert_one_line_error(invoke("--root", str(down_cluster), "shell", "-c", "true"), 5)
+    assert "not up" in line
+
+
+def _vcluster_ns(args, stdin):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "vcluster_ns.entry", *args], stdin=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_shell_from_dev_null_and_from_a_terminal(down_cluster):
+    import os
+    args = ["--root", str(down_cluster), "shell"]
+    with open(os.devnull) as devnull:
+        result = _vcluster_ns(args, devnull)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: shell needs a terminal")
+    assert len(result.stderr.splitlines()) == 1
+    primary, secondary = os.openpty()  # a terminal on stdin passes the check
+    try:
+        result = _vcluster_ns(args, secondary)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert result.returncode == 5, result.stderr
+    assert "is not up" in result.stderr
+
+
+def test_net_help_lists_whole_lines():
+    # click cuts a short help at its first sentence end ("(e.g.") or at the
+    # width: every line of the listing must be a whole sentence on an
+    # 80-column terminal.
+    result = CliRunner().invoke(main, ["net", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    listing = result.output.split("Commands:\n", 1)[1].splitlines()
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in listing if line.strip()}
+    assert set(lines) == {"partition", "heal", "down", "up", "delay", "loss"}
+    for name, text in lines.items():
+        assert text.endswith(".") and not text.endswith(("...", "e.g.")), (name, text)
+    assert "50ms" in lines["delay"] and "netem" in lines["delay"]
+    assert "5%" in lines["loss"] and "netem" in lines["loss"]

@@ -193,3 +193,37 @@ def test_spec_refuses_an_undeclared_group():
 def test_a_bad_ganeti_tree_in_the_file_names_the_file(tmp_path):
     result = up_with_file(tmp_path, 'ganeti = "/nonexistent-tree"\n')
     assert "cluster.toml: --ganeti /nonexistent-tree: no such directory" in result.output
+
+
+def test_nodes_option_below_the_files_node_count_says_it_overrides(tmp_path):
+    # The file sets node_count = 4; raising node_count would not help.
+    heterogeneous = [p for p in EXAMPLES if p.name == "heterogeneous.toml"][0]
+    from click.testing import CliRunner
+    from vcluster_ns.cli import main
+    root = tmp_path / "root"
+    result = CliRunner().invoke(main, ["--root", str(root), "up", "-f", str(heterogeneous),
+                                       "--nodes", "3"])
+    assert result.exit_code == 2, result.output
+    assert not root.exists()
+    assert result.stderr.strip() == (
+        "Error: heterogeneous.toml: nodes.node4: node4 is beyond the 3 nodes of this "
+        "cluster (--nodes 3 overrides the file's node_count = 4: give --nodes 4 or more, "
+        "or leave --nodes out)")
+    assert "raise node_count" not in result.stderr
+
+
+@pytest.mark.parametrize("text, overrides, hint", [
+    ("node_count = 2\n[nodes.node3]\ncpus = 1\n[nodes.node5]\ncpus = 1\n", {},
+     "raise node_count to at least 5"),
+    ("[nodes.node3]\ncpus = 1\n[nodes.node5]\ncpus = 1\n", {"nodes": 2},
+     "--nodes 2 overrides the file's node_count: give --nodes 5 or more, "
+     "or leave --nodes out"),
+    ("node_count = 4\n[nodes.node5]\ncpus = 1\n", {"nodes": 3},
+     "--nodes 3 overrides the file's node_count = 4: give --nodes 5 or more"),
+])
+def test_nodes_beyond_the_count_name_where_the_count_came_from(tmp_path, text, overrides,
+                                                               hint):
+    with pytest.raises(InvalidInput) as info:
+        clusterfile.load(write(tmp_path, text), overrides)
+    assert info.value.message.endswith("nodes of this cluster")
+    assert info.value.hint == hint

@@ -38,3 +38,31 @@ def test_daemon_names(tmp_path):
     assert complete(base + ["logs", "node1"], "no") == ["noded"]
     assert complete(base + ["kill", "node1"], "w") == ["wconfd"]
     assert "mond" in complete(base + ["logs", "node1"], "")
+
+
+def test_master_is_offered_where_the_command_takes_it(tmp_path):
+    # run and shell resolve 'master' (VirtualCluster.resolve_node); the
+    # others take node names only.
+    make_cluster(tmp_path, "default", nodes=2)
+    base = ["--root", str(tmp_path)]
+    for command in (["run"], ["shell"]):
+        assert complete(base + command, "") == ["node1", "node2", "master"]
+        assert complete(base + command, "m") == ["master"]
+        assert complete(base + command, "node") == ["node1", "node2"]
+    for command in (["logs"], ["kill"], ["node", "stop"], ["node", "restart"],
+                    ["net", "partition"], ["net", "down"], ["net", "delay"]):
+        assert complete(base + command, "") == ["node1", "node2"], command
+
+
+def test_node_lists_do_not_offer_nodes_already_given(tmp_path):
+    make_cluster(tmp_path, "c1", nodes=4)
+    base = ["--root", str(tmp_path), "--cluster", "c1"]
+    assert complete(base + ["net", "partition", "node1"], "") == ["node2", "node3", "node4"]
+    assert complete(base + ["net", "down", "node1", "node3"], "node") == ["node2", "node4"]
+    assert complete(base + ["net", "up", "node2"], "node2") == []
+
+
+def test_full_names_given_count_as_given(tmp_path):
+    VirtualCluster("d", tmp_path).create(ClusterSpec(name="d", nodes=3, domain="example.test"))
+    base = ["--root", str(tmp_path), "--cluster", "d"]
+    assert complete(base + ["net", "partition", "node1.example.test"], "") == ["node2", "node3"]
