@@ -155,3 +155,31 @@ def verify_errors(cli: Cli, master: str = "node1") -> list[str]:
 # unprivileged pass (scripts/test runs every tier as an unprivileged user).
 unprivileged_only = pytest.mark.skipif(
     os.geteuid() == 0, reason="root ignores file permissions; covered by the unprivileged pass")
+
+
+# What each role runs (mond too where the build has it).
+NODE_DAEMONS = {"ganeti-noded", "ganeti-confd"}
+MASTER_DAEMONS = NODE_DAEMONS | {"ganeti-wconfd", "ganeti-luxid", "ganeti-rapi"}
+
+
+def incomplete(cli: Cli, nodes) -> list[str]:
+    """What keeps a cluster from being complete, checked without trusting
+    its own judgement: status says up, Ganeti lists every node, and every
+    node runs its role's daemons (empty: nothing)."""
+    import json
+    problems = []
+    info = json.loads(cli("status", "--json").stdout)
+    if info["state"] != "up":
+        problems.append(f"state {info['state']}: {info.get('missing')}")
+    listed = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "name",
+                 check=False).stdout.split()
+    if sorted(listed) != sorted(nodes):
+        problems.append(f"gnt-node list shows {listed}")
+    has_mond = any(d["daemon"] == "ganeti-mond" for n in info["nodes"] for d in n["daemons"])
+    for node in info["nodes"]:
+        running = {d["daemon"] for d in node["daemons"] if d["state"] == "running"}
+        wanted = MASTER_DAEMONS if node["role"] == "master" else NODE_DAEMONS
+        wanted = wanted | ({"ganeti-mond"} if has_mond else set())
+        if not wanted <= running:
+            problems.append(f"{node['name']} ({node['role']}) lacks {sorted(wanted - running)}")
+    return problems

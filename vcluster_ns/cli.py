@@ -16,7 +16,7 @@ import click
 
 from . import policy, ui
 from .cluster import VirtualCluster
-from .errors import ExitCode, VclusterError
+from .errors import ExitCode, InvalidInput, VclusterError
 from .roots import ENV_DEFAULTS, default_root, root_option
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
                    DEFAULT_WATCHER_INTERVAL, NETWORK_MODES)
@@ -265,10 +265,8 @@ def shell(obj: Context, node, command):
     if command is not None:
         policy.check_command(["bash", "-c", command])
     vc = obj.cluster()
-    spec = vc.spec()
-    target = vc.resolve_node(node) if node and node != "master" else _master(vc)
+    target = vc.resolve_node(node or "master")
     if command is None and not sys.stdin.isatty():  # bash -i: job control errors, exit 0
-        from .errors import InvalidInput
         raise InvalidInput("shell needs a terminal on stdin for an interactive shell",
                            "without one, use 'vcluster-ns run NODE COMMAND' or "
                            "'vcluster-ns shell -c SCRIPT'")
@@ -294,10 +292,6 @@ def _echo_resources(nodes: list[dict]) -> None:
         click.echo(line)
 
 
-def _master(vc: VirtualCluster) -> str:
-    return vc.master
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
@@ -311,7 +305,8 @@ def status(obj: Context, as_json):
     click.echo(f"cluster {info['cluster']}: {ui.style(info['state'])}  ({info['directory']})")
     _echo_ganeti(info.get("ganeti"))
     if info.get("missing"):
-        click.echo(f"missing: {'; '.join(info['missing'])} ('vcluster-ns up' finishes it)")
+        recovery = info.get("recovery") or "vcluster-ns up"
+        click.echo(f"missing: {'; '.join(info['missing'])} ('{recovery}' finishes it)")
     if info["state"] not in ("up", "incomplete"):
         return
     network = f"network {info['network']}"

@@ -126,7 +126,7 @@ class VirtualCluster:
     def master(self) -> str:
         """The current Ganeti master (the first node until Ganeti says otherwise)."""
         spec = self.spec()
-        return ssconf.current_master(self._node_roots(spec)) or spec.master_node
+        return ssconf.current_master(self._node_roots(spec), spec.master_node)
 
     def _node_roots(self, spec: ClusterSpec) -> dict[str, Path]:
         return {n: self.paths.node_root(n) for n in spec.node_names}

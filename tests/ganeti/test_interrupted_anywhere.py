@@ -12,7 +12,6 @@ before it is a timed one; every other wait is on a condition.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import time
 
 import pytest
 
-from helpers import Cli, left_over, unique_name, wait_for
+from helpers import Cli, incomplete, left_over, unique_name, wait_for
 from hostsnap import HostSnapshot
 
 pytestmark = pytest.mark.ganeti
@@ -28,9 +27,6 @@ pytestmark = pytest.mark.ganeti
 POINTS = int(os.environ.get("VCLUSTER_NS_CUT_POINTS", "10"))
 NODES = ("node1", "node2", "node3")
 UP = ("up", "--nodes", "3", "--watcher-interval", "0")
-# What each role runs (mond only where the build has it: checked below).
-NODE_DAEMONS = {"ganeti-noded", "ganeti-confd"}
-MASTER_DAEMONS = NODE_DAEMONS | {"ganeti-wconfd", "ganeti-luxid", "ganeti-rapi"}
 
 
 def cut(cli: Cli, after: float, signum: int) -> tuple[bool, str]:
@@ -53,26 +49,6 @@ def cut(cli: Cli, after: float, signum: int) -> tuple[bool, str]:
     return True, err.read_text()
 
 
-def whole(cli: Cli) -> list[str]:
-    """What keeps the cluster from being complete (empty: nothing)."""
-    problems = []
-    info = json.loads(cli("status", "--json").stdout)
-    if info["state"] != "up":
-        problems.append(f"state {info['state']}: {info.get('missing')}")
-    listed = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "name",
-                 check=False).stdout.split()
-    if sorted(listed) != list(NODES):
-        problems.append(f"gnt-node list shows {listed}")
-    has_mond = any(d["daemon"] == "ganeti-mond" for n in info["nodes"] for d in n["daemons"])
-    for node in info["nodes"]:
-        running = {d["daemon"] for d in node["daemons"] if d["state"] == "running"}
-        wanted = MASTER_DAEMONS if node["role"] == "master" else NODE_DAEMONS
-        wanted = wanted | ({"ganeti-mond"} if has_mond else set())
-        if not wanted <= running:
-            problems.append(f"{node['name']} ({node['role']}) lacks {sorted(wanted - running)}")
-    return problems
-
-
 def test_an_up_cut_anywhere_ends_whole_after_one_more_up(tmp_path_factory):
     before = HostSnapshot.take()
     cli = Cli(tmp_path_factory.mktemp("cut") / "clusters", unique_name("cut"))
@@ -89,7 +65,7 @@ def test_an_up_cut_anywhere_ends_whole_after_one_more_up(tmp_path_factory):
         again = cli("up", check=False)
         label = f"cut {i + 1}/{POINTS} at {after:.1f}s of {length:.1f}s by {signum.name}"
         if again.returncode == 0:
-            problems = whole(cli)
+            problems = incomplete(cli, NODES)
             outcomes.append((label, "whole" if not problems else f"INCOMPLETE {problems}",
                              again.stderr))
         else:

@@ -258,8 +258,7 @@ class Bootstrap:
                 self.init_cluster(spec)
             master = first
         else:
-            master = current_master({n: self.paths.node_root(n) for n in spec.node_names}) \
-                or first
+            master = current_master({n: self.paths.node_root(n) for n in spec.node_names}, first)
             # A running cluster an interrupted 'up' left: the master's
             # missing daemons start first (it must answer), then the jobs
             # left in its queue finish; ``up`` starts what the other nodes

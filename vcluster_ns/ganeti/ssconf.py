@@ -55,14 +55,15 @@ def master_of(node_root: Path) -> str | None:
     return named[0] if named else None
 
 
-def current_master(node_roots: Mapping[str, Path]) -> str | None:
-    """The master most nodes name (None: no node knows of one yet)."""
+def current_master(node_roots: Mapping[str, Path], default: str | None = None) -> str | None:
+    """The master most nodes name (``default`` while no node knows of one:
+    the first node, which init makes master)."""
     votes: dict[str, int] = {}
     for root in node_roots.values():
         master = master_of(root)
         if master:
             votes[master] = votes.get(master, 0) + 1
-    return max(votes, key=votes.get) if votes else None
+    return max(votes, key=votes.get) if votes else default
 
 
 def roles(node_roots: Mapping[str, Path], master: str | None,

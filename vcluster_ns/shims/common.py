@@ -32,7 +32,7 @@ class Cluster:
         if host in (spec.cluster_fqdn, spec.cluster_name, str(spec.cluster_ip)):
             from ..ganeti import ssconf
             roots = {n: self.paths.node_root(n) for n in spec.node_names}
-            return ssconf.current_master(roots) or spec.master_node
+            return ssconf.current_master(roots, spec.master_node)
         return None
 
     def is_known_address(self, host: str) -> bool:
