@@ -9,12 +9,14 @@
 A facade: it holds the cluster's lock (lifecycle.py) around every command
 that changes the cluster and hands the work to the module that owns it:
 
-    lifecycle   states, phases, what is missing, "up" checked at the end
-    launch      the cluster's processes started and stopped from the host
-    ganeti/     bootstrap (init, node adds), daemons, ssconf (the master)
-    enter       commands run on a node (NodeCommands)
-    logs        which log files, and the export archive
-    snapshot    copies of a down cluster
+    lifecycle     states, steps, judging, "up" checked at the end (settle)
+    completeness  the facts lifecycle judges: what a running cluster lacks
+    preflight     what is checked before anything is made; creation
+    launch        the cluster's processes started and stopped from the host
+    ganeti/       bootstrap (init, node adds), daemons, ssconf (the master)
+    enter         commands run on a node (NodeCommands)
+    logs          which log files, and the export archive
+    snapshot      copies of a down cluster
 
 Progress of long operations goes to a callback (the CLI prints it).
 """

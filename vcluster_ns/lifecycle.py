@@ -35,15 +35,19 @@ and the state is judged from what the cluster shows.
 
 **Transitions**, as the commands drive them::
 
-    absent ──up──► created ──► booting ──► initialising ──► joining ──► up
-                                  ▲            │ interrupted     │         │
-                                  │            ▼                 ▼         │
-    down ◄──down── (any running) ─┴──────── incomplete ──up──► ... ──► up ◄┘
+    absent ──up──► created ──► booting ──► initialising ──► joining ──► settle ──► up
+                                  ▲               │  cut or failed  │                │
+                                  │               ▼                 ▼                │
+                                  │            incomplete ◄─────────┘                │
+                                  │               │ up: init redone, adds finished,  │
+                                  │               └── daemons started, settle ───► up│
+    down ◄──────────── down, from any running state ◄────────────────────────────────┘
+      └──────── up ───────┘
 
 ``up`` ends only in ``up``: after its work it judges the cluster again
-(``judge``) and, while something is missing that waiting or starting
-daemons can supply, does that; what is still missing at the deadline is
-the error it ends with.  "up" is a state that is checked, never a message.
+(``settle``: ``missing``, then start what can be started, then judge again,
+a few rounds); what is still missing then is the error it ends with.  "up"
+is a state that is checked, never a message.
 
 **The process titles** (``title``, ``parse_title``): every long-lived
 process of a cluster is named ``vcluster-ns ROLE NAME DIR`` (launcher, init,
