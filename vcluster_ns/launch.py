@@ -14,7 +14,6 @@ with deadlines; neither knows Ganeti beyond the paths it is handed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -118,11 +117,10 @@ def stop(paths: ClusterPaths, pid: int, progress: Callable[[str], None] = lambda
 def remove_runtime_files(paths: ClusterPaths) -> None:
     """supervisor.pid and control.sock of a cluster that no longer runs."""
     for stale in (paths.pid_file, paths.control_socket):
-        with contextlib.suppress(FileNotFoundError):
-            try:
-                stale.unlink()
-            except OSError:
-                pass  # an unwritable directory: a stale pid file is recognised as such
+        try:
+            stale.unlink()
+        except OSError:
+            pass  # gone already, or an unwritable directory: a stale pid file is recognised
 
 
 def _gone(paths: ClusterPaths, pid: int, timeout: float) -> bool:

@@ -40,9 +40,9 @@ def requested(vc, spec: ClusterSpec | None, given: set[str]) -> tuple[ClusterSpe
     if spec is not None:
         differ = spec.differences(existing, set(given))
         if differ:
-            settings = "; ".join(
+            settings = "; ".join(dict.fromkeys(
                 f"{OPTIONS[f]} {shown(getattr(existing, f))}, not {shown(getattr(spec, f))}"
-                if f in OPTIONS else "other cluster-file settings" for f in differ)
+                if f in OPTIONS else "other cluster-file settings" for f in differ))
             raise InvalidInput(f"cluster {vc.name!r} already exists with {settings}",
                                "use --cluster OTHER for a new one, or 'vcluster-ns destroy' first")
     return existing, False
