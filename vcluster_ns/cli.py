@@ -17,7 +17,7 @@ import click
 from . import policy, ui
 from .cluster import VirtualCluster
 from .errors import ExitCode, InvalidInput, VclusterError
-from .roots import ENV_DEFAULTS, default_root, root_option
+from .roots import ENV_DEFAULTS, cluster_option, default_root, root_option
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
                    DEFAULT_WATCHER_INTERVAL, NETWORK_MODES)
 
@@ -62,7 +62,7 @@ pass_ctx = click.make_pass_decorator(Context)
 def _cluster_from(ctx: click.Context):
     params = ctx.find_root().params
     root = params.get("root") or os.environ.get(ENV_DEFAULTS["root"])
-    cluster = params.get("cluster") or os.environ.get(ENV_DEFAULTS["cluster"]) or "default"
+    cluster = cluster_option(params.get("cluster"))
     return VirtualCluster(cluster, Path(root) if root else None)
 
 

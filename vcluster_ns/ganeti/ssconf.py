@@ -18,7 +18,7 @@ This is the only place that works out the master; everyone else asks here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 DATA_DIR = "var/lib/ganeti"  # below a node's root (GANETI_ROOTDIR)
@@ -92,8 +92,3 @@ def roles(node_roots: Mapping[str, Path], master: str | None,
         else:
             found[node] = NOT_JOINED
     return found
-
-
-def joined(node_roots: Mapping[str, Path], names: Iterable[str]) -> list[str]:
-    """Those of ``names`` whose node has joined a cluster."""
-    return [n for n in names if is_initialised(node_roots[n])]
