@@ -186,6 +186,11 @@ def main(argv: list[str]) -> int:
     paths = ClusterPaths(Path(argv[1]))
     spec = ClusterSpec.load(paths.spec_file)
     prctl.set_proctitle(lifecycle.title("launcher", spec.name, paths.dir))
+    # A joining slice's link to the master's slice: its transport (ssh)
+    # must run in the host's network namespace, as the user, so the keeper
+    # is forked before the namespaces are made; it dies with this process.
+    from .slices import start_keeper
+    start_keeper(spec, paths)
     rapi_listener = None
     if spec.rapi_port is not None:
         # Bound here, while still in the host's network namespace: it stays

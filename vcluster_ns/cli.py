@@ -152,6 +152,16 @@ def main(ctx, cluster, root):
 @click.option("--ganeti-extra", "ganeti_extra", metavar="PATH", multiple=True,
               help="Also install the Ganeti of PATH (another version) beside it on every "
                    "node, for 'gnt-cluster upgrade --to VERSION'. Repeatable.")
+@click.option("--slice", "slice_", metavar="FIRST-LAST", default=None,
+              help="Run only nodes FIRST..LAST of the --nodes here, one slice of a cluster "
+                   "spread over machines (docs/slices.md). The slice holding node1 is the "
+                   "master's; the others give --join.")
+@click.option("--join", metavar="[USER@]HOST[:PORT]", default=None,
+              help="Join the master's slice on HOST, reached with ssh (no password): a "
+                   "link carries the cluster's network between the machines.")
+@click.option("--join-command", metavar="COMMAND", default=None,
+              help="The vcluster-ns command on the --join machine, with its options "
+                   "(default: 'vcluster-ns'; the --cluster name is added).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the cluster's status as JSON (see 'status --json') when up.")
 @click.option("--no-init", is_flag=True, help="Start the namespaces and daemons only; "
@@ -170,8 +180,8 @@ def main(ctx, cluster, root):
                    "of the one up would create) and exit.")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
-       network_mode, secondary_network, ganeti_tree, ganeti_extra, as_json, no_init,
-       snapshot_name, reset, cluster_file, dump_config):
+       network_mode, secondary_network, ganeti_tree, ganeti_extra, slice_, join, join_command,
+       as_json, no_init, snapshot_name, reset, cluster_file, dump_config):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0; one that is up
@@ -193,9 +203,12 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     obj: Context = ctx.obj
     options = dict(nodes=nodes, network=network, domain=domain, instances=instances,
                    watcher_interval=watcher_interval, rapi_port=rapi_port,
-                   network_mode=network_mode, secondary_network=secondary_network)
+                   network_mode=network_mode, secondary_network=secondary_network,
+                   slice=slice_, join=join, join_command=join_command)
+    params = {"slice": "slice_"}
     given = {name for name in options
-             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+             if ctx.get_parameter_source(params.get(name, name))
+             != click.core.ParameterSource.DEFAULT}
     from .request import up_spec
     spec, given = up_spec(obj.cluster_name, options, given, cluster_file, ganeti_tree,
                           tuple(ganeti_extra))
@@ -779,6 +792,56 @@ def _qa_summary(report, runner) -> None:
                f"{counts['error']} errors, {counts['skipped']} skipped by QA, "
                f"{len(report.skipped)} config keys switched off; {report.attempts} attempt(s) "
                f"in {report.seconds:.0f}s")
+
+
+@main.command("link-hello", hidden=True)
+@pass_ctx
+def link_hello(obj: Context):
+    """(Run by a joining slice through ssh.) What this master's slice is, as JSON."""
+    from .slices import hello_answer, read_registry
+    vc = obj.cluster()
+    try:
+        spec = vc.spec()
+    except VclusterError as exc:
+        click.echo(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint}))
+        return
+    if spec.joins or not spec.sliced:
+        click.echo(json.dumps({"ok": False, "error": f"cluster {vc.name!r} there is not "
+                               "the master's slice of a sliced cluster",
+                               "hint": "start it with 'up --slice 1-N', or join the "
+                               "machine that runs node1"}))
+        return
+    token = vc.paths.link_token.read_text().strip() if vc.paths.link_token.exists() else ""
+    click.echo(json.dumps(hello_answer(spec, vc.is_up(), read_registry(vc.paths.slice_registry),
+                                       token, spec.ganeti_version)))
+
+
+@main.command("link-plug", hidden=True)
+@click.option("--slice", "slice_", required=True)
+@pass_ctx
+def link_plug(obj: Context, slice_):
+    """(Run by a joining slice's link keeper through ssh.) Hand this
+    command's stdin and stdout to the supervisor, which plugs them into the
+    cluster's switch; return when the plug ends."""
+    from .errors import OperationFailed
+    from .slices import hand_over, register
+    from .spec import parse_slice
+    vc = obj.cluster()
+    spec = vc.spec()
+    vc.require_up()
+    parse_slice(slice_, spec.nodes)
+    register(vc.paths.slice_registry, slice_, os.environ.get("SSH_CLIENT", "local"))
+    try:
+        conn = hand_over(vc.paths.link_socket, slice_, 0, 1)
+    except OSError as exc:
+        raise OperationFailed(f"cannot reach the link socket: {exc}") from None
+    with conn:
+        while True:
+            try:
+                if not conn.recv(4096):
+                    break
+            except OSError:
+                break
 
 
 @main.command()

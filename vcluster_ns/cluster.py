@@ -24,6 +24,7 @@ Progress of long operations goes to a callback (the CLI prints it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import subprocess
@@ -191,6 +192,11 @@ class VirtualCluster:
                 launch.start(self.paths, lambda: preflight.start_files(self, spec),
                              self.progress)
         try:
+            if init and spec.joins:
+                from .slices import wait_link
+                wait_link(spec, self.paths, lambda: self.run(spec.master_node, "true",
+                                                             timeout=30).returncode,
+                          self.progress, self.command)
             if init:
                 self._bootstrap(spec).run(spec)
             with self.steps.step(lifecycle.FINISH):
@@ -227,6 +233,13 @@ class VirtualCluster:
         spec = self.spec()
         full = None if node is None else self.resolve_node(node)
         pid1 = self.require_up()
+        if full is not None and not spec.is_local(full):
+            # A node of another machine: through ssh from a node of this
+            # one, over the link, as Ganeti reaches it (rexec.py).
+            gateway = spec.node_names[0]
+            where = enter.target(pid1, gateway, self.paths.node_anchor_file(gateway),
+                                 spec.isolated)
+            return dataclasses.replace(where, via=("ssh", "-q", full))
         anchor = None if full is None else self.paths.node_anchor_file(full)
         return enter.target(pid1, full, anchor, spec.isolated)
 
@@ -289,7 +302,19 @@ class VirtualCluster:
         """
         from .faults import request
         spec = self.spec()
-        return self.call(request(action, [spec.resolve_node(n) for n in nodes], value))["faults"]
+        names = [spec.resolve_node(n) for n in nodes]
+        if spec.sliced and action == "partition":
+            from .slices import partition_peers, read_registry
+            peers = partition_peers(spec, names, read_registry(self.paths.slice_registry))
+            if peers is not None:
+                return self.call({"op": "net", "action": action, "peers": peers})["faults"]
+        names = [n for n in names if spec.is_local(n)] if action == "heal" else names
+        for name in names:
+            if not spec.is_local(name):
+                raise InvalidInput(f"{name} runs on another machine (slice {spec.slice} is "
+                                   "this one)", "run this command there, or partition "
+                                   "whole slices")
+        return self.call(request(action, names, value))["faults"]
 
     # -- snapshots (snapshot.py) ---------------------------------------------
     @owner
@@ -340,7 +365,7 @@ class VirtualCluster:
         spec = self.spec()
         state, lacking = self.state()
         info = {"cluster": self.name, "state": state, "lifecycle": state,
-                "directory": str(self.paths.dir),
+                "directory": str(self.paths.dir), "slice": spec.slice,
                 "ganeti": install.status(spec, self._node_roots(spec))}
         if not self.is_up():
             info["state"] = state if state in lifecycle.PHASES else lifecycle.DOWN
@@ -351,6 +376,9 @@ class VirtualCluster:
             if isinstance(node, dict) and node.get("name") in spec.node_names:
                 node.update(node_resources(spec, node["name"]))
         info.update(pid=self.pid1(), **answer)
+        if spec.sliced:
+            from .slices import read_state
+            info["link_keeper"] = read_state(self.paths.link_state) if spec.joins else None
         if state == lifecycle.INCOMPLETE:
             info.update(missing=lacking, recovery=self.command("up"))
         return info

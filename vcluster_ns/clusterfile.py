@@ -25,7 +25,8 @@ from .spec import DEFAULT_GROUP, DEFAULT_INSTANCES, DEFAULT_NODES, NETWORK_MODES
 TOP_LEVEL = {"node_count": "nodes", "network": "network", "mode": "network_mode",
              "domain": "domain", "secondary_network": "secondary_network",
              "watcher_interval": "watcher_interval", "rapi_port": "rapi_port",
-             "instance_names": "instances", "ganeti": "ganeti", "ganeti_extra": "ganeti_extra"}
+             "instance_names": "instances", "ganeti": "ganeti", "ganeti_extra": "ganeti_extra",
+             "slice": "slice", "join": "join", "join_command": "join_command"}
 TABLES = ("defaults", "groups", "nodes", "instances", "cluster")
 SIZE_KEYS = ("memory", "memory_reserved", "disk")
 # key: (type, what a wrong value should be)
@@ -50,7 +51,10 @@ TOP_TYPES = {"node_count": (int, "a whole number"), "network": (str, "a prefix s
              "secondary_network": (str, "a prefix"), "watcher_interval": (int, "seconds"),
              "rapi_port": (int, "a port"), "instance_names": (int, "a whole number"),
              "ganeti": (str, "an absolute path"),
-             "ganeti_extra": (list, "a list of absolute paths")}
+             "ganeti_extra": (list, "a list of absolute paths"),
+             "slice": (str, "a node range such as \"4-6\""),
+             "join": (str, "[user@]host[:port] of the master's slice"),
+             "join_command": (str, "the vcluster-ns command there")}
 
 
 class _Reader:
@@ -284,6 +288,9 @@ def dump(spec: ClusterSpec) -> str:
         lines.append(f"ganeti = {_toml(spec.ganeti)}")
     if spec.ganeti_extra:
         lines.append(f"ganeti_extra = {_toml(spec.ganeti_extra)}")
+    for key in ("slice", "join", "join_command"):
+        if getattr(spec, key) is not None:
+            lines.append(f"{key} = {_toml(getattr(spec, key))}")
     if spec.init_params:
         params = {k: v for k, v in spec.init_params.items() if k != "ipolicy"}
         lines += ["", "[cluster]", *_pairs(params)]
@@ -291,7 +298,7 @@ def dump(spec: ClusterSpec) -> str:
             lines += ["", "[cluster.ipolicy]", *_pairs(spec.init_params["ipolicy"])]
     for group in spec.groups:
         lines += ["", f"[groups.{group}]"]
-    for node in spec.node_names:
+    for node in spec.all_node_names:
         settings = spec.settings_of(node)
         if settings:
             lines += ["", f"[nodes.{node.split('.')[0]}]", *_pairs(settings)]

@@ -33,7 +33,7 @@ def missing(paths: ClusterPaths, spec: ClusterSpec, call: Call, init: bool | Non
 
     ``init``: must Ganeti be initialised (default: as the last 'up' wanted,
     or as the first node shows)."""
-    master_root = paths.node_root(spec.master_node)
+    master_root = paths.node_root(spec.lead_node)
     if init is None:
         init = lifecycle.init_wanted(lifecycle.read_phase(paths.dir))
         if init is None:
@@ -65,7 +65,7 @@ def state(paths: ClusterPaths, spec: ClusterSpec, running: bool, locked_by_other
     record = lifecycle.read_phase(paths.dir)
     facts = lifecycle.Facts(
         exists=True, running=running, record=record, locked_by_other=locked_by_other,
-        initialised=ssconf.is_initialised(paths.node_root(spec.master_node)))
+        initialised=ssconf.is_initialised(paths.node_root(spec.lead_node)))
     busy = record and record[0] in lifecycle.PHASES and locked_by_other
     if running and not busy:
         try:

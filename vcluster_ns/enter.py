@@ -171,6 +171,15 @@ class Target:
     pid1: int
     node_ns: NodeNamespaces
     node: str | None
+    # A node of another slice: the command goes through ``via`` (ssh to it)
+    # from ``node``, a node of this machine, as one shell word.
+    via: tuple[str, ...] = ()
+
+    def argv(self, argv: list[str]) -> list[str]:
+        if not self.via:
+            return list(argv)
+        import shlex
+        return [*self.via, shlex.join(argv)]
 
 
 def target(pid1: int, node: str | None, anchor_file: Path | None, isolated: bool) -> Target:
@@ -202,11 +211,15 @@ class NodeCommands:
     def spawn(self, node: str | None, argv: list[str], **fds) -> int:
         """Start ``argv`` on ``node``; returns the bridge pid to wait for."""
         where = self.locate(node)
-        return spawn(where.pid1, where.node_ns, argv, self.env(where.node), "/root", **fds)
+        return spawn(where.pid1, where.node_ns, where.argv(argv), self.env(where.node), "/root",
+                     **fds)
 
     def foreground(self, node: str | None, argv: list[str], cwd: str | None = None) -> int:
         where = self.locate(node)
-        return run_foreground(where.pid1, where.node_ns, argv, self.env(where.node), cwd)
+        if where.via:
+            cwd = None  # the other machine's directories are not this one's
+        return run_foreground(where.pid1, where.node_ns, where.argv(argv), self.env(where.node),
+                              cwd)
 
     def run(self, node: str | None, *argv: str, capture: bool = True, check: bool = False,
             input: str | None = None, timeout: float | None = None
@@ -232,7 +245,7 @@ class NodeCommands:
             fds["stdin"] = r
         else:
             fds["stdin"] = os.open(os.devnull, os.O_RDONLY) if capture else None
-        bridge = spawn(where.pid1, where.node_ns, argv, self.env(where.node), "/root",
+        bridge = spawn(where.pid1, where.node_ns, where.argv(argv), self.env(where.node), "/root",
                        stdin=fds.get("stdin"), stdout=fds.get("stdout"),
                        stderr=fds.get("stderr"))
         for fd in fds.values():

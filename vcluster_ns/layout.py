@@ -119,6 +119,31 @@ class ClusterPaths:
     def state_file(self) -> Path:
         return self.dir / "state.json"
 
+    # -- slices (slices.py, linkserve.py) -----------------------------------
+    @property
+    def link_socket(self) -> Path:
+        """Where the supervisor takes the streams of the link's transports."""
+        return self.dir / "link.sock"
+
+    @property
+    def link_state(self) -> Path:
+        """The link keeper's state (a joining slice)."""
+        return self.dir / "link-state.json"
+
+    @property
+    def link_log(self) -> Path:
+        return self.logs / "link.log"
+
+    @property
+    def link_token(self) -> Path:
+        """The secret that commands across slices must show (rexec.py)."""
+        return self.dir / "link.token"
+
+    @property
+    def slice_registry(self) -> Path:
+        """The master's slice: the slices that joined it."""
+        return self.dir / "slices.json"
+
     @property
     def sysrq_tripwire(self) -> Path:
         return self.dir / "sysrq-trigger"
@@ -176,7 +201,7 @@ def render_hosts(spec: ClusterSpec) -> str:
         return f"{ip}\t{names}"
 
     lines.append(line(spec.cluster_ip, spec.cluster_fqdn))
-    lines += [line(ip, n) for n, ip in spec.node_ips.items()]
+    lines += [line(ip, n) for n, ip in spec.all_node_ips.items()]
     lines += [line(ip, n) for n, ip in spec.instance_ips.items()]
     return "\n".join(lines) + "\n"
 

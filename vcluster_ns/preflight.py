@@ -28,7 +28,8 @@ OPTIONS = {"nodes": "--nodes", "network": "--network", "domain": "--domain",
            "instances": "--instances", "watcher_interval": "--watcher-interval",
            "rapi_port": "--rapi-port", "network_mode": "--network-mode",
            "secondary_network": "--secondary-network", "ganeti": "--ganeti",
-           "ganeti_extra": "--ganeti-extra"}
+           "ganeti_extra": "--ganeti-extra", "slice": "--slice", "join": "--join",
+           "join_command": "--join-command"}
 
 
 def requested(vc, spec: ClusterSpec | None, given: set[str]) -> tuple[ClusterSpec, bool]:
@@ -82,12 +83,44 @@ def before_start(vc, spec: ClusterSpec, init: bool, created: bool) -> ClusterSpe
         raise InvalidInput(f"cluster directory {vc.paths.dir} is not writable",
                            "fix its permissions, or use another --root")
     environment(vc, spec, init)
+    token = slice_checks(vc, spec, init)
     if created:
         if init and spec.ganeti_version is None:
             spec = dataclasses.replace(spec, ganeti_version=vc.installation(spec).version)
         vc.progress(f"creating cluster {vc.name!r} in {vc.paths.dir}")
         create(vc.paths, vc.root, spec)
+    if token is not None:
+        vc.paths.link_token.touch(mode=0o600)
+        vc.paths.link_token.write_text(token + "\n")
     return spec
+
+
+def slice_checks(vc, spec: ClusterSpec, init: bool) -> str | None:
+    """A sliced cluster: the link's programs are here, and a joining slice
+    agrees with the master's slice it joins (asked through ssh).  Returns
+    the link's token to write (None: keep the one there is)."""
+    if not spec.sliced:
+        return None
+    for program, package in (("vde_plug", "vdeplug libvdeplug-pcap"), ("ethtool", "ethtool"),
+                             ("ssh", "openssh-client")):
+        if shutil.which(program, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+            from .errors import EnvironmentUnsupported
+            raise EnvironmentUnsupported(f"{program} is not installed (slices need it)",
+                                         f"apt-get install {package}")
+    if not spec.joins:
+        if vc.paths.link_token.exists():
+            return None
+        import secrets
+        return secrets.token_urlsafe(24)
+    from . import slices
+    answer = slices.hello(spec)
+    version = extra = None
+    if init:
+        installation = vc.installation(spec)
+        version = installation.version
+        extra = [install.resolve(tree).version for tree in spec.ganeti_extra]
+    slices.check_peer(spec, answer, version, extra or [])
+    return answer["token"]
 
 
 def check_socket_paths(paths: ClusterPaths, root, spec: ClusterSpec) -> None:

@@ -56,6 +56,10 @@ class ClusterService:
         # then, not while nodes are still being added (see watcher()).
         self.settled = trio.Event()
         self.installations = daemons.installations_of(spec)
+        self.link = None
+        if spec.sliced:
+            from .linkserve import LinkServer
+            self.link = LinkServer(paths, spec, log)
 
     # -- daemon-util verbs -------------------------------------------------
     async def start(self, node: str, daemon: str, args: list[str] = (),
@@ -170,6 +174,18 @@ class ClusterService:
     # -- network faults ----------------------------------------------------
     async def network_fault(self, msg: dict) -> dict:
         action = msg.get("action")
+        if msg.get("peers") is not None or (action == "heal" and self.link is not None):
+            if self.link is None:
+                return {"ok": False, "code": int(ExitCode.USAGE),
+                        "error": "this cluster has no slices", "hint": "name nodes instead"}
+            peers = msg.get("peers")
+            cut = action == "partition"
+            error = await self.link.set_cut(None if not peers else peers, cut)
+            if error:
+                return {"ok": False, "error": error}
+            log(f"net {'cut' if cut else 'mended'} the link to {peers or 'every slice'}")
+            if action != "heal":
+                return {"ok": True, "faults": self.faults.as_dict()}
         if not self.spec.isolated:
             return {"ok": False, "code": int(ExitCode.USAGE),
                     "error": "network faults need a network namespace per node",
@@ -204,7 +220,7 @@ class ClusterService:
 
     def status(self) -> dict:
         master = self.master()
-        roles = ssconf.roles(self.node_roots, master, self.spec.master_node)
+        roles = ssconf.roles(self.node_roots, master, self.spec.lead_node)
         order = {name: i for i, name in enumerate(daemons.ALL_DAEMONS)}
         listed = sorted(self.supervisor.status(), key=lambda d: order.get(d["daemon"], 99))
         return {
@@ -216,6 +232,7 @@ class ClusterService:
             "network_mode": self.spec.network_mode,
             "secondary_network": self.spec.secondary_network,
             "master": master,
+            "slice": self.link.status() if self.link else None,
             "uptime": round(time.time() - self.started, 1),
             "nodes": [{"name": node, "address": str(ip), "role": roles.get(node),
                        "stopped": node in self.stopped_nodes,
@@ -295,7 +312,14 @@ class ClusterService:
         async def close(stream) -> None:
             await stream.aclose()
 
-        await trio.serve_listeners(close, listeners)
+        if self.link is None:
+            await trio.serve_listeners(close, listeners)
+            return
+        # Slices: port 22 also runs the commands of the other slices' ssh.
+        async with trio.open_nursery() as nursery:
+            for node, listener in zip(self.spec.node_names, listeners):
+                handler = (lambda n: lambda stream: self.link.serve_command(stream, n))(node)
+                nursery.start_soon(trio.serve_listeners, handler, [listener])
 
     def listen_in_node(self, node: str, port: int) -> trio.SocketListener:
         """A listener on 0.0.0.0:``port`` inside ``node``'s network namespace."""
@@ -346,6 +370,8 @@ async def amain(paths: ClusterPaths, spec: ClusterSpec, rapi_listener=None) -> i
         supervisor = Supervisor(nursery, RestartPolicy(), log=log)
         service = ClusterService(paths, spec, supervisor)
         await nursery.start(control.serve, paths.control_socket, service.handle)
+        if service.link is not None:
+            await nursery.start(service.link.serve)
         nursery.start_soon(service.ssh_ports)
         nursery.start_soon(signal_watch, service)
         nursery.start_soon(service.sysrq_tripwire)

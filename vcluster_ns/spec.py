@@ -80,6 +80,32 @@ def check_domain(domain: str) -> str:
     return domain
 
 
+def parse_slice(text: str, nodes: int) -> tuple[int, int]:
+    """``--slice`` "4-6" (or "4") of node1..node``nodes``: (first, last)."""
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", str(text or ""))
+    if not match:
+        raise InvalidInput(f"invalid slice {text!r}",
+                           "give a node range such as 4-6 (node4..node6)")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if not 1 <= first <= last <= nodes:
+        raise InvalidInput(f"slice {text} is not within node1..node{nodes}",
+                           f"give a range from 1 to {nodes}, first node first")
+    return first, last
+
+
+def parse_join(text: str) -> tuple[str | None, str, int | None]:
+    """``--join`` "[user@]host[:port]": (user, host, port)."""
+    match = re.fullmatch(r"(?:([A-Za-z0-9._-]+)@)?([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])"
+                         r"(?::(\d{1,5}))?", str(text or ""))
+    if not match or (match.group(3) and not 0 < int(match.group(3)) < 65536):
+        raise InvalidInput(f"invalid --join {text!r}",
+                           "give the master slice's machine as [user@]host[:port], "
+                           "reachable with ssh")
+    port = int(match.group(3)) if match.group(3) else None
+    return match.group(1), match.group(2).strip("[]"), port
+
+
 def parse_network(text: str) -> ipaddress.IPv4Network:
     try:
         network = ipaddress.ip_network(text, strict=True)
@@ -121,6 +147,13 @@ class ClusterSpec:
     groups: tuple[str, ...] = ()
     seed: dict | None = None
     init_params: dict = dataclasses.field(default_factory=dict)
+    # Slices (docs/slices.md): this machine runs nodes ``slice`` ("4-6") of
+    # node1..nodeN (None: all of them).  ``join`` is how the slice reaches
+    # the master's slice ("[user@]host[:port]", through ssh; None: this is
+    # the master's slice), ``join_command`` the vcluster-ns command there.
+    slice: str | None = None
+    join: str | None = None
+    join_command: str | None = None
 
     def __post_init__(self) -> None:
         # JSON has lists; a frozen spec keeps tuples.
@@ -169,6 +202,49 @@ class ClusterSpec:
             )
 
         self._check_topology()
+        self._check_slice()
+
+    def _check_slice(self) -> None:
+        if self.slice is None:
+            if self.join is not None:
+                raise InvalidInput("--join needs --slice",
+                                   "give the nodes this machine runs, e.g. --slice 4-6")
+            return
+        first, last = parse_slice(self.slice, self.nodes)
+        if self.network_mode != "isolated":
+            raise InvalidInput("slices need a network namespace per node",
+                               "drop --network-mode shared")
+        if self.join is None and first != 1:
+            raise InvalidInput(f"slice {self.slice} does not hold node1, where Ganeti is "
+                               "initialised", "give --join HOST of the master's slice, "
+                               "or a slice starting at 1")
+        if self.join is not None and first == 1:
+            raise InvalidInput(f"slice {self.slice} holds node1, the master's slice",
+                               "start it without --join; other slices join it")
+        if self.join is not None:
+            parse_join(self.join)
+
+    @property
+    def sliced(self) -> bool:
+        return self.slice is not None
+
+    @property
+    def joins(self) -> bool:
+        """Does this slice join another (the master's)?"""
+        return self.join is not None
+
+    @property
+    def slice_range(self) -> tuple[int, int]:
+        return parse_slice(self.slice, self.nodes) if self.slice else (1, self.nodes)
+
+    @property
+    def lead_node(self) -> str:
+        """The local node whose files tell whether this slice has joined
+        Ganeti: node1 (init runs there), or a joining slice's first node."""
+        return self.node_names[0]
+
+    def is_local(self, node: str) -> bool:
+        return node in self.node_names
 
     def _check_topology(self) -> None:
         """What clusterfile.py checked with key paths, checked again for
@@ -178,7 +254,7 @@ class ClusterSpec:
         if len(set(self.groups)) != len(self.groups) or DEFAULT_GROUP in self.groups:
             raise InvalidInput(f"duplicate node group in {list(self.groups)}",
                                f"name each group once ({DEFAULT_GROUP!r} always exists)")
-        names = set(self.node_names)
+        names = set(self.all_node_names)
         for node, settings in self.node_settings.items():
             if node not in names:
                 raise InvalidInput(f"settings for unknown node {node!r}",
@@ -236,9 +312,16 @@ class ClusterSpec:
         return f"{short}.{self.domain}" if self.domain else short
 
     @property
-    def node_names(self) -> list[str]:
-        """Ganeti node names; also each node's directory name."""
+    def all_node_names(self) -> list[str]:
+        """Every node of the Ganeti cluster, whichever machine runs it."""
         return [self.fqdn(f"node{i}") for i in range(1, self.nodes + 1)]
+
+    @property
+    def node_names(self) -> list[str]:
+        """The nodes this machine runs (its slice; all without one);
+        also each node's directory name."""
+        first, last = self.slice_range
+        return [self.fqdn(f"node{i}") for i in range(first, last + 1)]
 
     @property
     def instance_names(self) -> list[str]:
@@ -250,12 +333,12 @@ class ClusterSpec:
 
     @property
     def master_node(self) -> str:
-        """The node Ganeti is initialised on."""
-        return self.node_names[0]
+        """The node Ganeti is initialised on (node1, in the master's slice)."""
+        return self.all_node_names[0]
 
     def resolve_node(self, name: str) -> str:
-        """Accept a short or full node name; return the full one."""
-        for full in self.node_names:
+        """Accept a short or full node name (of any slice); return the full one."""
+        for full in self.all_node_names:
             if name in (full, full.split(".")[0]):
                 return full
         raise InvalidInput(
@@ -284,16 +367,23 @@ class ClusterSpec:
         return NODE_HOST_OFFSET + self.nodes - 1
 
     def node_ip(self, node: str) -> ipaddress.IPv4Address:
-        index = self.node_names.index(node)
-        return self._host(NODE_HOST_OFFSET + index)
+        # From the index among all nodes: every slice agrees on every address.
+        return self._host(NODE_HOST_OFFSET + self.node_index(node) - 1)
 
     @property
     def node_ips(self) -> dict[str, ipaddress.IPv4Address]:
-        return {n: self._host(NODE_HOST_OFFSET + i) for i, n in enumerate(self.node_names)}
+        """The addresses of the nodes this machine runs."""
+        return {n: self.node_ip(n) for n in self.node_names}
 
     @property
-    def switch_ip(self) -> ipaddress.IPv4Address:
-        return self._host(SWITCH_HOST_OFFSET)
+    def all_node_ips(self) -> dict[str, ipaddress.IPv4Address]:
+        return {n: self.node_ip(n) for n in self.all_node_names}
+
+    @property
+    def switch_ip(self) -> ipaddress.IPv4Address | None:
+        """The switch's own address; a joining slice's switch has none (the
+        master's slice holds it: two would collide on the one segment)."""
+        return None if self.joins else self._host(SWITCH_HOST_OFFSET)
 
     @property
     def secondary_ip_network(self) -> ipaddress.IPv4Network | None:
@@ -305,7 +395,7 @@ class ClusterSpec:
         net = self.secondary_ip_network
         if net is None:
             return None
-        return net.network_address + NODE_HOST_OFFSET + self.node_names.index(node)
+        return net.network_address + NODE_HOST_OFFSET + self.node_index(node) - 1
 
     @property
     def secondary_switch_ip(self) -> ipaddress.IPv4Address | None:
@@ -314,7 +404,11 @@ class ClusterSpec:
 
     def node_index(self, node: str) -> int:
         """1 for node1: names host-side links (interface names are short)."""
-        return self.node_names.index(node) + 1
+        short = node.split(".")[0]
+        index = int(short[4:]) if short[:4] == "node" and short[4:].isdigit() else 0
+        if not 1 <= index <= self.nodes or self.fqdn(short) != node:
+            raise ValueError(f"{node!r} is not a node of this cluster")
+        return index
 
     @property
     def instance_ips(self) -> dict[str, ipaddress.IPv4Address]:

@@ -248,11 +248,15 @@ class Bootstrap:
     def run(self, spec: ClusterSpec) -> None:
         first = spec.master_node
         master_root = self.paths.node_root(first)
-        if init_unfinished(self.paths, master_root):
+        if spec.joins:  # slices: the master's slice runs init (join_master)
+            master = self.join_master(spec)
+        elif init_unfinished(self.paths, master_root):
             self.progress(f"gnt-cluster init on {first} was interrupted: starting it afresh")
             self.stop_node(first)
             clear_unfinished_init(master_root)
-        if not is_initialised(master_root):
+        if spec.joins:
+            pass
+        elif not is_initialised(master_root):
             self.progress(f"gnt-cluster init on {first}")
             with self.steps.step(lifecycle.INIT):
                 self.init_cluster(spec)
@@ -263,7 +267,8 @@ class Bootstrap:
             # missing daemons start first (it must answer), then the jobs
             # left in its queue finish; ``up`` starts what the other nodes
             # still lack once the cluster is whole (lifecycle.settle).
-            self.start_nodes([master])
+            if spec.is_local(master):  # slices: it may run on another machine
+                self.start_nodes([master])
             self.finish_interrupted_jobs(master)
         if spec.groups:
             self.add_groups(master, spec)
@@ -292,6 +297,17 @@ class Bootstrap:
             time.sleep(0.5)
         if spec.seed and spec.seed.get("count") and not self.paths.seeded_file.exists():
             self.seed_instances(master, spec)
+
+    def join_master(self, spec: ClusterSpec) -> str:
+        """A joining slice (docs/slices.md): the master is whichever node
+        this slice's nodes name, else node1 on the master's slice, reached
+        through the link; a local master gets its daemons first."""
+        master = current_master({n: self.paths.node_root(n) for n in spec.node_names},
+                                spec.master_node)
+        if spec.is_local(master):
+            self.start_nodes([master])
+        self.progress(f"joining the cluster of {spec.join} (master {master})")
+        return master
 
     def add_groups(self, master: str, spec: ClusterSpec) -> None:
         listing = self.commands.run(master, "gnt-group", "list", "--no-headers", "-o", "name")

@@ -25,8 +25,8 @@ class Cluster:
         (the caller's own node, if it has one) for ``localhost``."""
         spec = self.spec
         if host in LOCALHOST:
-            return current if current in spec.node_names else None
-        for node, ip in spec.node_ips.items():
+            return current if current in spec.all_node_names else None
+        for node, ip in spec.all_node_ips.items():
             if host in (node, node.split(".")[0], str(ip), str(spec.node_secondary_ip(node))):
                 return node
         if host in (spec.cluster_fqdn, spec.cluster_name, str(spec.cluster_ip)):

@@ -1,7 +1,10 @@
 """``ssh`` inside a cluster: run the command on the target virtual node.
 
-All nodes share one filesystem and one kernel, so "connecting" to a node is
-entering its mount namespace with its ``GANETI_ROOTDIR``/``GANETI_HOSTNAME``.
+The nodes of this machine share one filesystem and one kernel, so
+"connecting" to one is entering its mount namespace with its
+``GANETI_ROOTDIR``/``GANETI_HOSTNAME``.  A node of another slice (another
+machine, docs/slices.md) is reached over the cluster's network, through
+the link, by ``rexec``: that slice's supervisor runs the same command there.
 ssh's option syntax is accepted (options are parsed and mostly ignored), a
 command may come as one or many words (joined with spaces, as ssh does),
 ``-N`` holds the "connection" until killed or stdin closes, ``-n`` reads
@@ -103,6 +106,9 @@ def main(argv: list[str], cluster_dir: str) -> int:
     if "n" in options:
         fd = os.open(os.devnull, os.O_RDONLY)
         os.dup2(fd, 0)
+    if not cluster.spec.is_local(node):
+        return remote(cluster, node, " ".join(command) if command else None,
+                      stdin_fd=None if ("N" in options or "n" in options) else 0)
     if "N" in options and not command:
         # "Hold the connection": wait for stdin to close or a signal.
         try:
@@ -113,7 +119,43 @@ def main(argv: list[str], cluster_dir: str) -> int:
         return 0
     script = exchange_node_root(" ".join(command), os.environ.get("GANETI_ROOTDIR"),
                                 str(cluster.paths.node_root(node)))
-    shell = ["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if command else ["/bin/bash", "-l"]
-    from ..ganeti.daemons import node_env
-    os.execve(NSENTER, cluster.nsenter(node, shell), node_env(cluster.paths, node, os.environ))
+    argv, env = node_command(cluster.paths, cluster.spec, node, script if command else None,
+                             os.environ)
+    os.execve(NSENTER, argv, env)
     return SSH_FAILURE
+
+
+def node_command(paths, spec, node: str, script: str | None, base_env) -> tuple[list, dict]:
+    """argv and environment of ``script`` (None: a login shell) on local
+    ``node``, from inside the cluster: also what a remote caller gets."""
+    from .. import nodes
+    from ..ganeti.daemons import node_env
+    shell = ["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if script is not None \
+        else ["/bin/bash", "-l"]
+    return (nodes.nsenter(paths, node, spec.isolated, shell),
+            node_env(paths, node, base_env))
+
+
+def localize(script: str, caller_root: str | None, paths, node: str) -> str:
+    """A command from a node of another slice, as ``node`` here must see it:
+    the caller's node root becomes ``node``'s (as exchange_node_root), and
+    the caller's cluster directory, where Ganeti there places every other
+    node's root, becomes this one's."""
+    if not caller_root:
+        return script
+    caller_base = os.path.dirname(caller_root.rstrip("/"))
+    script = exchange_node_root(script, caller_root, f"{caller_base}/{node}")
+    if caller_base == str(paths.dir):
+        return script
+    return re.sub(re.escape(caller_base) + r"(?=/)", str(paths.dir), script)
+
+
+def remote(cluster: Cluster, node: str, script: str | None, stdin_fd: int | None) -> int:
+    """``node`` runs on another machine: over the link (rexec.py)."""
+    from .. import rexec
+    token = rexec.read_token(cluster.paths.link_token)
+    if token is None:
+        return error("ssh", f"connect to host {node} port 22: this slice has not joined "
+                     "(no link token)", SSH_FAILURE)
+    return rexec.run(str(cluster.spec.node_ip(node)), token, node, script,
+                     os.environ.get("GANETI_ROOTDIR"), stdin_fd)
