@@ -328,6 +328,7 @@ def status(obj: Context, as_json):
     click.echo(f"ganeti cluster {info['ganeti_cluster']} ({info['cluster_ip']}), "
                f"master {info.get('master') or '-'}, {network} "
                f"({info.get('network_mode', 'shared')})")
+    _echo_slice(info)
     rapi = info.get("rapi")
     if rapi:
         click.echo(f"RAPI {rapi['url']}  user {rapi['user']}  password in "
@@ -364,6 +365,13 @@ def status(obj: Context, as_json):
                 click.echo(f"\n{node['name']} {d['daemon']} failed; last log lines:")
                 for line in d["failure"].splitlines():
                     click.echo(f"  {line}")
+
+
+def _echo_slice(info: dict) -> None:
+    """A sliced cluster: this machine's slice, its links, what Ganeti lists."""
+    from .slices import describe_links
+    for line in describe_links(info):
+        click.echo(line)
 
 
 def _echo_ganeti(ganeti_info: dict | None) -> None:

@@ -194,10 +194,15 @@ class LinkServer:
                     return result.stderr.decode().strip()
         return None
 
-    def status(self) -> dict:
-        return {"slice": self.spec.slice, "join": self.spec.join,
-                "cut": self.cut_all,
-                "links": [p.as_dict() for p in self.plugs.values()]}
+    def status(self, node_roots: dict | None = None) -> dict:
+        answer = {"slice": self.spec.slice, "join": self.spec.join, "cut": self.cut_all,
+                  "links": [p.as_dict() for p in self.plugs.values()]}
+        if node_roots:  # the cluster as Ganeti sees it: the lists it gives every node
+            from .ganeti import ssconf
+            root = node_roots[self.spec.lead_node]
+            answer["ganeti_nodes"] = {"all": ssconf.values(root, "node_list"),
+                                      "offline": ssconf.values(root, "offline_nodes")}
+        return answer
 
     # -- remote commands ---------------------------------------------------
     async def serve_command(self, stream, node: str) -> None:

@@ -232,7 +232,7 @@ class ClusterService:
             "network_mode": self.spec.network_mode,
             "secondary_network": self.spec.secondary_network,
             "master": master,
-            "slice": self.link.status() if self.link else None,
+            "slice": self.link.status(self.node_roots) if self.link else None,
             "uptime": round(time.time() - self.started, 1),
             "nodes": [{"name": node, "address": str(ip), "role": roles.get(node),
                        "stopped": node in self.stopped_nodes,

@@ -58,8 +58,11 @@ def veth_name(first: int) -> str:
 
 
 def remote_words(spec: ClusterSpec) -> list[str]:
-    """The vcluster-ns command on the master's machine, for this cluster."""
+    """The vcluster-ns command on the master's machine: ``--join-command``,
+    with this cluster's name unless it names one itself."""
     words = shlex.split(spec.join_command or DEFAULT_JOIN_COMMAND)
+    if any(w in ("--cluster", "-c") or w.startswith("--cluster=") for w in words):
+        return words
     return [*words, "--cluster", spec.name]
 
 
@@ -85,7 +88,7 @@ def hello_answer(spec: ClusterSpec, up: bool, registry: dict, token: str,
             "network": spec.network, "domain": spec.domain,
             "network_mode": spec.network_mode,
             "secondary_network": spec.secondary_network,
-            "slice": spec.slice or peer_label(1, spec.nodes),
+            "slice": spec.slice or peer_label(1, spec.nodes), "instances": spec.instances,
             "slices": sorted(registry), "token": token,
             "ganeti_version": spec.ganeti_version or installed_version}
 
@@ -132,7 +135,8 @@ def check_peer(spec: ClusterSpec, answer: dict, version: str | None,
                            "start the master's slice first")
     for key, option in (("nodes", "--nodes"), ("network", "--network"),
                         ("domain", "--domain"), ("network_mode", "--network-mode"),
-                        ("secondary_network", "--secondary-network")):
+                        ("secondary_network", "--secondary-network"),
+                        ("instances", "--instances")):
         if answer.get(key) != getattr(spec, key):
             raise InvalidInput(
                 f"this slice has {option} {getattr(spec, key)}, the master's slice at "
@@ -348,3 +352,35 @@ def wait_link(spec: ClusterSpec, paths, probe, progress, command) -> None:
                 f"({state.get('last_error') or state.get('state') or 'no transport yet'})",
                 f"see {paths.link_log} and '{command('status')}'")
         time.sleep(1)
+
+
+def describe_links(info: dict) -> list[str]:
+    """``status`` lines of a sliced cluster (``info``: status's dict)."""
+    sliced = info.get("slice")
+    if not isinstance(sliced, dict):
+        return []
+    since = lambda t: f"{max(0, time.time() - t):.0f}s" if t else "-"  # noqa: E731
+    role = f"joins {sliced['join']}" if sliced.get("join") else "the master's slice"
+    lines = [f"slice {sliced['slice']} of this machine ({role})"]
+    keeper = info.get("link_keeper")
+    if sliced.get("join"):
+        if keeper is None:
+            lines.append("  link: no transport yet")
+        else:
+            error = f"; {keeper['last_error']}" if keeper.get("last_error") else ""
+            lines.append(f"  transport: {keeper['state']} for {since(keeper.get('since'))}, "
+                         f"{keeper.get('restarts', 0)} restarts{error}")
+    links = sliced.get("links") or []
+    if not links:
+        lines.append("  link: none plugged (the other slices' nodes are unreachable)")
+    for link in links:
+        name = "master's slice" if link["peer"] == "1" else f"slice {link['peer']}"
+        error = f" ({link['last_error']})" if link["state"] != "up" and link.get(
+            "last_error") else ""
+        lines.append(f"  link to {name}: {link['state']} for {since(link.get('since'))}, "
+                     f"plugged {link['plugs']} times{error}")
+    listed = sliced.get("ganeti_nodes")
+    if listed:
+        lines.append(f"  Ganeti lists {len(listed['all'])} nodes; offline: "
+                     f"{', '.join(listed['offline']) or 'none'}")
+    return lines
