@@ -24,7 +24,6 @@ Progress of long operations goes to a callback (the CLI prints it).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import os
 import subprocess
@@ -192,11 +191,9 @@ class VirtualCluster:
                 launch.start(self.paths, lambda: preflight.start_files(self, spec),
                              self.progress)
         try:
-            if init and spec.joins:
+            if init and spec.joins:  # slices: the master's slice answers over the link
                 from .slices import wait_link
-                wait_link(spec, self.paths, lambda: self.run(spec.master_node, "true",
-                                                             timeout=30).returncode,
-                          self.progress, self.command)
+                wait_link(spec, self.paths, self.run, self.progress, self.command)
             if init:
                 self._bootstrap(spec).run(spec)
             with self.steps.step(lifecycle.FINISH):
@@ -234,12 +231,8 @@ class VirtualCluster:
         full = None if node is None else self.resolve_node(node)
         pid1 = self.require_up()
         if full is not None and not spec.is_local(full):
-            # A node of another machine: through ssh from a node of this
-            # one, over the link, as Ganeti reaches it (rexec.py).
-            gateway = spec.node_names[0]
-            where = enter.target(pid1, gateway, self.paths.node_anchor_file(gateway),
-                                 spec.isolated)
-            return dataclasses.replace(where, via=("ssh", "-q", full))
+            from .slices import remote_target
+            return remote_target(self.paths, spec, pid1, full)
         anchor = None if full is None else self.paths.node_anchor_file(full)
         return enter.target(pid1, full, anchor, spec.isolated)
 
@@ -300,21 +293,10 @@ class VirtualCluster:
 
         Returns the faults in force afterwards.
         """
-        from .faults import request
+        from .slices import net_request
         spec = self.spec()
-        names = [spec.resolve_node(n) for n in nodes]
-        if spec.sliced and action == "partition":
-            from .slices import partition_peers, read_registry
-            peers = partition_peers(spec, names, read_registry(self.paths.slice_registry))
-            if peers is not None:
-                return self.call({"op": "net", "action": action, "peers": peers})["faults"]
-        names = [n for n in names if spec.is_local(n)] if action == "heal" else names
-        for name in names:
-            if not spec.is_local(name):
-                raise InvalidInput(f"{name} runs on another machine (slice {spec.slice} is "
-                                   "this one)", "run this command there, or partition "
-                                   "whole slices")
-        return self.call(request(action, names, value))["faults"]
+        return self.call(net_request(spec, [spec.resolve_node(n) for n in nodes], action, value,
+                                     self.paths.slice_registry))["faults"]
 
     # -- snapshots (snapshot.py) ---------------------------------------------
     @owner

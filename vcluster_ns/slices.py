@@ -337,14 +337,15 @@ def partition_peers(spec: ClusterSpec, nodes: list[str], registry: dict) -> list
 LINK_TIMEOUT = 180.0
 
 
-def wait_link(spec: ClusterSpec, paths, probe, progress, command) -> None:
-    """Until a command reaches the master's slice over the link (``probe``
-    returns its status); the keeper's state says what is wrong meanwhile."""
+def wait_link(spec: ClusterSpec, paths, run, progress, command) -> None:
+    """Until a command reaches the master's slice over the link (``run``:
+    NodeCommands.run); the keeper's state says what is wrong meanwhile."""
     progress(f"waiting for the link to {spec.join}")
     deadline = time.monotonic() + LINK_TIMEOUT
     while True:
         state = read_state(paths.link_state) or {}
-        if state.get("state") == "up" and probe() == 0:
+        if state.get("state") == "up" and run(spec.master_node, "true",
+                                              timeout=30).returncode == 0:
             return
         if time.monotonic() > deadline:
             raise OperationFailed(
@@ -384,3 +385,31 @@ def describe_links(info: dict) -> list[str]:
         lines.append(f"  Ganeti lists {len(listed['all'])} nodes; offline: "
                      f"{', '.join(listed['offline']) or 'none'}")
     return lines
+
+
+def net_request(spec: ClusterSpec, names: list[str], action: str, value: str | None,
+                registry_file: Path) -> dict:
+    """The supervisor's ``net`` request: on a sliced cluster a partition of
+    whole slices cuts links; other faults act on this machine's nodes only."""
+    from .faults import request
+    if spec.sliced and action == "partition":
+        peers = partition_peers(spec, names, read_registry(registry_file))
+        if peers is not None:
+            return {"op": "net", "action": action, "peers": peers}
+    for name in names:
+        if not spec.is_local(name):
+            raise InvalidInput(f"{name} runs on another machine (slice {spec.slice} is "
+                               "this one)", "run this command there, or partition "
+                               "whole slices")
+    return request(action, names, value)
+
+
+def remote_target(paths, spec: ClusterSpec, pid1: int, node: str):
+    """Where a command for ``node`` of another machine runs: through ssh
+    from this slice's first node, over the link, as Ganeti reaches it
+    (rexec.py)."""
+    import dataclasses
+    from . import enter
+    gateway = spec.node_names[0]
+    where = enter.target(pid1, gateway, paths.node_anchor_file(gateway), spec.isolated)
+    return dataclasses.replace(where, via=("ssh", "-q", node))
