@@ -223,6 +223,10 @@ class ClusterSpec:
                                "start it without --join; other slices join it")
         if self.join is not None:
             parse_join(self.join)
+            if self.rapi_port is not None:
+                raise InvalidInput("--rapi-port needs the master's slice (a joining "
+                                   "slice's switch has no address to forward from)",
+                                   "give --rapi-port on the machine that runs node1")
 
     @property
     def sliced(self) -> bool:
