@@ -254,14 +254,12 @@ class Bootstrap:
             self.progress(f"gnt-cluster init on {first} was interrupted: starting it afresh")
             self.stop_node(first)
             clear_unfinished_init(master_root)
-        if spec.joins:
-            pass
-        elif not is_initialised(master_root):
+        if not spec.joins and not is_initialised(master_root):
             self.progress(f"gnt-cluster init on {first}")
             with self.steps.step(lifecycle.INIT):
                 self.init_cluster(spec)
             master = first
-        else:
+        elif not spec.joins:
             master = current_master({n: self.paths.node_root(n) for n in spec.node_names}, first)
             # A running cluster an interrupted 'up' left: the master's
             # missing daemons start first (it must answer), then the jobs
