@@ -94,9 +94,10 @@ def rpc_latency(a: list[str], near: str, far: str, repeat: int) -> dict[str, tup
     return {w[0]: (float(w[1]), float(w[2])) for w in map(str.split, out.splitlines())}
 
 
-def throughput(a: list[str], listener: list[str], node: str, address: str) -> float:
-    server = subprocess.Popen(listener + ["run", node, "timeout", "120", "socat", "-u",
-                                          "TCP-LISTEN:5001,reuseaddr", "OPEN:/dev/null"],
+def throughput(a: list[str], listener, node: str, address: str) -> float:
+    """``listener(*words)``: the vcluster-ns command line of the receiving side."""
+    server = subprocess.Popen(listener("run", node, "timeout", "120", "socat", "-u",
+                                       "TCP-LISTEN:5001,reuseaddr", "OPEN:/dev/null"),
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         script = (f"for i in $(seq 50); do (exec 3<>/dev/tcp/{address}/5001) 2>/dev/null "
@@ -128,14 +129,17 @@ def main() -> int:
     root_a = tempfile.mkdtemp(prefix="bench-slice-a.")
     root_b = run(over_ssh(peer, ["mktemp", "-d", "/tmp/bench-slice-b.XXXXXX"])).stdout.strip()
     a = vcluster(root_a, "sl")
-    b = over_ssh(peer, vcluster(root_b, "sl"))
+
+    def b(*words: str) -> list[str]:  # the peer's vcluster-ns, one quoted ssh command
+        return over_ssh(peer, vcluster(root_b, "sl", *words))
     rows = []
     try:
         up_a = timed(a + ["up", *common, "--slice", f"1-{n}"])
-        up_b = timed(b + ["up", *common, "--slice", f"{n + 1}-{2 * n}", "--join", join,
-                          "--join-command", shlex.join(vcluster(root_a, "sl")[:-2])])
+        up_b = timed(b("up", *common, "--slice", f"{n + 1}-{2 * n}", "--join", join,
+                       "--join-command", shlex.join(vcluster(root_a, "sl")[:-2])))
         rows.append([f"2 x {n} (slices, two users)", f"{up_a:.1f}", f"{up_b:.1f}",
                      f"{up_a + up_b:.1f}"])
+        print(f"up: master's slice {up_a:.1f}s, joining slice {up_b:.1f}s", flush=True)
         far = f"node{n + 1}"
         latency = rpc_latency(a, "node2", far, args.repeat)
         table(f"RPC latency from node1 (Ganeti call_version, {args.repeat} calls)",
@@ -144,14 +148,14 @@ def main() -> int:
                [far, "across the link", f"{latency[far][0]:.1f}", f"{latency[far][1]:.1f}"]])
         near_ip = "198.18.0.11"
         far_ip = f"198.18.0.{10 + n}" if 10 + n < 256 else None
-        within = throughput(a, a, "node2", near_ip)
+        within = throughput(a, lambda *w: a + list(w), "node2", near_ip)
         across = throughput(a, b, far, far_ip) if far_ip else float("nan")
         table(f"TCP throughput from node1, {BYTES // 1_000_000} MB (socat)",
               ["to", "where", "Mbit/s"],
               [["node2", "same slice (switch)", f"{within:.0f}"],
                [far, "across the link (vde_plug + ssh)", f"{across:.0f}"]])
     finally:
-        subprocess.run(b + ["down"], capture_output=True)
+        subprocess.run(b("down"), capture_output=True)
         subprocess.run(a + ["down"], capture_output=True)
         subprocess.run(over_ssh(peer, ["rm", "-rf", root_b]), capture_output=True)
     if not args.skip_single:
