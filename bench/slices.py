@@ -96,16 +96,18 @@ def rpc_latency(a: list[str], near: str, far: str, repeat: int) -> dict[str, tup
 
 def throughput(a: list[str], listener, node: str, address: str) -> float:
     """``listener(*words)``: the vcluster-ns command line of the receiving side."""
+    # fork: the readiness probe's connection must not use up the listener.
     server = subprocess.Popen(listener("run", node, "timeout", "120", "socat", "-u",
-                                       "TCP-LISTEN:5001,reuseaddr", "OPEN:/dev/null"),
+                                       "TCP-LISTEN:5001,reuseaddr,fork", "OPEN:/dev/null"),
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
-        script = (f"for i in $(seq 50); do (exec 3<>/dev/tcp/{address}/5001) 2>/dev/null "
-                  "&& break; sleep 0.2; done; s=$(date +%s%N); "
-                  f"head -c {BYTES} /dev/zero | socat -u - TCP:{address}:5001; "
+        script = (f"set -o pipefail; for i in $(seq 100); do (exec 3<>/dev/tcp/{address}/5001)"
+                  " 2>/dev/null && break; sleep 0.2; done; s=$(date +%s%N); "
+                  f"head -c {BYTES} /dev/zero | socat -u - TCP:{address}:5001 || exit 1; "
                   "e=$(date +%s%N); echo $(( (e-s)/1000 ))")
         micros = int(run(a + ["run", "node1", "bash", "-c", script]).stdout.split()[-1])
     finally:
+        server.terminate()
         server.wait(timeout=130)
     return BYTES * 8 / micros  # Mbit/s
 
