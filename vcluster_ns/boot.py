@@ -189,7 +189,7 @@ def main(argv: list[str]) -> int:
     # A joining slice's link to the master's slice: its transport (ssh)
     # must run in the host's network namespace, as the user, so the keeper
     # is forked before the namespaces are made; it dies with this process.
-    from .slices import start_keeper
+    from .linkkeeper import start_keeper
     start_keeper(spec, paths)
     rapi_listener = None
     if spec.rapi_port is not None:

@@ -14,10 +14,9 @@ side of that, used by ``up`` and by the launcher:
 * ``hello``: asks the master's slice what it is (nodes, network, Ganeti
   version, other slices) before anything is created, and ``check_peer``
   refuses what cannot join it;
-* ``keep_link``: the *link keeper*, a process the launcher forks before it
-  leaves the host's network namespace: it runs the ssh transport, hands its
-  stream to the supervisor inside (which plugs it into the switch, see
-  linkserve.py), and restarts it with backoff when it ends.
+* ``hand_over``: a transport's stream given to the supervisor inside, which
+  plugs it into the switch (linkserve.py); the joining side's transport is
+  run by the link keeper (linkkeeper.py).
 
 Pure but for ssh; no trio here (the launcher imports it).
 """
@@ -27,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import time
@@ -41,10 +39,6 @@ DEFAULT_JOIN_COMMAND = "vcluster-ns"
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
 HELLO_TIMEOUT = 30.0
-# Keeper's backoff between transports (seconds): doubling from 1 to 30.
-BACKOFF_INITIAL, BACKOFF_CAP = 1.0, 30.0
-# A transport that ran this long resets the backoff.
-STEADY_AFTER = 30.0
 
 
 def peer_label(first: int, last: int) -> str:
@@ -199,74 +193,6 @@ def hand_over(link_socket: Path, peer: str, fd_in: int, fd_out: int,
     return conn
 
 
-# -- the keeper (joining slice, host network namespace) ---------------------
-
-def keep_link(spec: ClusterSpec, link_socket: Path, state_file: Path,
-              log_file: Path) -> None:
-    """Run the transport to the master's slice for as long as the cluster
-    lives, restarting it with backoff (never giving up: a cable comes back).
-    Runs as the user in the host's network namespace; dies with the
-    launcher (PR_SET_PDEATHSIG, set by the caller)."""
-    import prctl
-    hub = "1"  # the master's slice, whatever its end
-    argv = ssh_argv(spec, "link-plug", "--slice", spec.slice)
-    failures, restarts = 0, 0
-    log = open(log_file, "ab", buffering=0)
-
-    def note(state: str, error: str | None = None) -> None:
-        write_state(state_file, {"state": state, "since": time.time(), "restarts": restarts,
-                                 "last_error": error, "transport": shlex.join(argv)})
-        log.write(f"{time.strftime('%H:%M:%S')} [link] {state}"
-                  f"{': ' + error if error else ''}\n".encode())
-
-    while True:
-        note("connecting")
-        ours, theirs = socket.socketpair()
-        started = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=ours, stdout=ours, stderr=log,
-                                preexec_fn=lambda: prctl.set_pdeathsig(signal.SIGKILL))
-        ours.close()
-        error = None
-        try:
-            conn = hand_over(link_socket, hub, theirs.fileno(), theirs.fileno(), wait=120)
-        except OSError as exc:
-            conn, error = None, f"the supervisor's link socket: {exc}"
-            proc.kill()
-        theirs.close()
-        if conn is not None:
-            note("up")
-            wait_either(proc, conn)
-            conn.close()
-        if proc.poll() is None:
-            proc.kill()
-        code = proc.wait()
-        error = error or f"transport ended (ssh status {code})"
-        ran = time.monotonic() - started
-        failures = 1 if ran > STEADY_AFTER else failures + 1
-        restarts += 1
-        delay = min(BACKOFF_CAP, BACKOFF_INITIAL * 2 ** (failures - 1))
-        note("backoff", f"{error}; again in {delay:.0f}s")
-        time.sleep(delay)
-
-
-def wait_either(proc: subprocess.Popen, conn: socket.socket) -> None:
-    """Until the transport exits or the supervisor ends the plug."""
-    import selectors
-    pidfd = os.pidfd_open(proc.pid)
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(pidfd, selectors.EVENT_READ)
-            sel.register(conn, selectors.EVENT_READ)
-            while True:
-                for key, _ in sel.select():
-                    if key.fd == pidfd:
-                        return
-                    if not conn.recv(4096):
-                        return
-    finally:
-        os.close(pidfd)
-
-
 def write_state(path: Path, state: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state) + "\n")
@@ -278,28 +204,6 @@ def read_state(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def start_keeper(spec: ClusterSpec, paths) -> int | None:
-    """Fork the link keeper (the launcher calls this while still in the
-    host's namespaces); returns its pid, None if the slice joins nobody."""
-    if not spec.joins:
-        return None
-    import prctl
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        prctl.set_pdeathsig(signal.SIGKILL)
-        prctl.set_proctitle(f"vcluster-ns link-keeper {spec.name} {paths.dir}")
-        os.setsid()
-        keep_link(spec, paths.link_socket, paths.link_state, paths.link_log)
-    except BaseException:  # noqa: BLE001 - a child must never unwind into the launcher
-        import traceback
-        traceback.print_exc()
-    finally:
-        os._exit(code)
 
 
 def partition_peers(spec: ClusterSpec, nodes: list[str], registry: dict) -> list[str] | None:
