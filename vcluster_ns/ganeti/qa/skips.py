@@ -7,8 +7,8 @@ at fault) and the ``VersionRange`` where that holds.  A skip applies only
 to the versions in its range, compared with the version of the
 installation the run tests (read from its ``_constants.py``, never
 assumed): a test that passes on a version is not skipped there.  The range
-is what runs and the code showed, so an entry names the versions where it
-was seen (the ``seen`` note) and is bounded where a version fixed it.
+is what runs and the code showed: open where no version is known to
+differ, bounded (``before=``) at the first release that fixes a bug.
 
 ``applicable`` gives one run's skips with their reasons and ranges as
 text, for the selection, the summary, the JUnit file and ``--list``.
