@@ -751,12 +751,13 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
                       keep=keep, export_dir=export_dir, spec_fields=ganeti_fields,
                       rapi=rapi)
     known = runner.check()
+    # The built-in skips hold on version ranges: compared with the version
+    # of the installation the clusters will run, read from it.
+    version = tree.version if tree else _system_ganeti_version()
     if list_:
-        for name in sorted(known):
-            reason = catalogue.SKIPS.get(name)
-            click.echo(f"{name}  (skipped: {reason})" if reason else name)
+        _qa_list(known, version)
         return
-    selection = catalogue.select(known, list(only), list(skip))
+    selection = catalogue.select(known, list(only), list(skip), version=version)
     report = runner.run(selection, keep_going, max_restarts)
     _qa_summary(report, runner)
     if junit:
@@ -764,6 +765,34 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, junit,
         click.echo(f"JUnit XML: {junit}")
     if not report.ok:
         sys.exit(int(ExitCode.FAILED))
+
+
+def _system_ganeti_version() -> str | None:
+    """The system Ganeti's version; None if it is not installed (then QA
+    cannot run, but --list still can, with every built-in skip)."""
+    from .ganeti import install
+    try:
+        return install.system().version
+    except VclusterError:
+        return None
+
+
+def _qa_list(known: set[str], version: str | None) -> None:
+    """QA's test names; a built-in skip with its reason and range, and
+    whether it holds for the Ganeti under test."""
+    from .ganeti.qa.skips import SKIPS
+
+    for name in sorted(known):
+        entry = SKIPS.get(name)
+        if entry is None:
+            click.echo(name)
+        elif entry.holds_for(version):
+            click.echo(f"{name}  (skipped: {entry.describe()})")
+        else:
+            click.echo(f"{name}  (runs on Ganeti {version}; skipped only on "
+                       f"{entry.versions}: {entry.reason})")
+    click.echo(f"\nbuilt-in skips for Ganeti {version}" if version else
+               "\nno Ganeti installed: every built-in skip listed as holding")
 
 
 def _qa_summary(report, runner) -> None:

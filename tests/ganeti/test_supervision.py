@@ -51,6 +51,21 @@ def test_daemon_util_shim_answers_like_the_real_one(cluster3: Cli):
     assert no_node.returncode == 1 and "GANETI_HOSTNAME" in no_node.stderr
 
 
+def test_service_ganeti_restart_restarts_the_nodes_daemons(cluster3: Cli):
+    # The real 'service' runs the init script under 'env -i', which loses
+    # the node (GANETI_HOSTNAME) and restarted nothing; QA restarts ganeti
+    # so that RAPI rereads its users file (needed from Ganeti 3.2 on).
+    before = daemons(cluster3)[("node2", "ganeti-noded")]
+    done = cluster3("run", "node2", "service", "ganeti", "restart", check=False)
+    assert done.returncode == 0, done.stderr
+    after = daemons(cluster3)
+    assert after[("node2", "ganeti-noded")]["state"] == "running"
+    assert after[("node2", "ganeti-noded")]["pid"] != before["pid"]
+    assert after[("node1", "ganeti-noded")]["state"] == "running"  # only node2's
+    other = cluster3("run", "node2", "service", "ssh", "restart", check=False)
+    assert other.returncode == 3 and "refused" in other.stderr
+
+
 def test_kill_9_of_noded_is_restarted(cluster3: Cli):
     before = daemons(cluster3)[("node2", "ganeti-noded")]
     os.kill(host_pid(cluster3.pid1(), before["pid"]), signal.SIGKILL)

@@ -193,7 +193,23 @@ def test_qa_list_names_tests_and_builtin_skips(invoke, fake_qa):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "cluster-verify" in lines
-    assert any(line.startswith("node-volumes  (skipped: LVM") for line in lines)
+    assert any(line.startswith("node-volumes  (skipped: LVM") and
+               line.endswith("[holds on every Ganeti version])") for line in lines)
+
+
+def test_qa_list_says_where_a_ranged_skip_does_not_hold(invoke, fake_qa, monkeypatch):
+    from vcluster_ns import cli
+    from vcluster_ns.ganeti.qa import skips
+    from vcluster_ns.ganeti.versions import VersionRange
+
+    monkeypatch.setitem(skips.SKIPS, "cluster-verify",
+                        skips.Skip("fixed in 3.1", VersionRange(before="3.1.0")))
+    monkeypatch.setattr(cli, "_system_ganeti_version", lambda: "3.1.1")
+    result = invoke("qa", "--qa-dir", str(fake_qa), "--list")
+    assert result.exit_code == 0, result.output
+    assert "cluster-verify  (runs on Ganeti 3.1.1; skipped only on Ganeti <3.1.0: " \
+        "fixed in 3.1)" in result.output.splitlines()
+    assert "built-in skips for Ganeti 3.1.1" in result.output
 
 
 def test_qa_unknown_test_is_a_usage_error(invoke, fake_qa, tmp_path):

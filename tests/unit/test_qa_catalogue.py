@@ -3,9 +3,11 @@
 import pytest
 
 from vcluster_ns.errors import InvalidInput
-from vcluster_ns.ganeti.qa.catalogue import SKIPS, known_tests, select, switch_off
+from vcluster_ns.ganeti.qa.catalogue import known_tests, select, switch_off
 from vcluster_ns.ganeti.qa.output import FAILED, TestResult
+from vcluster_ns.ganeti.qa.skips import SKIPS, Skip, applicable
 from vcluster_ns.ganeti.qa.suite import qa_installation
+from vcluster_ns.ganeti.versions import VersionRange
 
 QA_SOURCE = '''
 def RunClusterTests():
@@ -104,3 +106,51 @@ def test_switch_off_picks_a_key_still_on():
     # QA's setup is never switched off: the run stops there instead.
     setup = TestResult("TestResumeWatcher", "", FAILED, names=["create-cluster"])
     assert switch_off(setup, sel) is None
+
+
+# -- the built-in skips' version ranges -------------------------------------
+
+RANGED = {
+    "node-volumes": Skip("LVM"),                                          # every version
+    "instance-add-drbd-disk": Skip("fixed in 3.1", VersionRange(before="3.1.0")),
+    "cluster-info": Skip("new in 3.1", VersionRange(first="3.1.0")),
+}
+
+
+def test_select_applies_a_skip_only_on_the_versions_where_it_holds():
+    old = select(KNOWN, version="3.0.2", builtin=RANGED)
+    assert set(old.skipped) == {"node-volumes", "instance-add-drbd-disk"}
+    new = select(KNOWN, version="3.1.1", builtin=RANGED)
+    assert set(new.skipped) == {"node-volumes", "cluster-info"}
+    assert new.tests["instance-add-drbd-disk"] is True  # passes there: runs there
+    master = select(KNOWN, version="3.2.0~alpha1", builtin=RANGED)
+    assert set(master.skipped) == {"node-volumes", "cluster-info"}
+
+
+def test_an_unknown_version_gets_every_skip():
+    sel = select(KNOWN, version=None, builtin=RANGED)
+    assert set(sel.skipped) == {"node-volumes", "instance-add-drbd-disk", "cluster-info"}
+
+
+def test_a_skip_reason_names_its_range():
+    sel = select(KNOWN, version="3.0.2", builtin=RANGED)
+    assert sel.skipped["instance-add-drbd-disk"] == "fixed in 3.1 [holds on Ganeti <3.1.0]"
+    assert sel.skipped["node-volumes"] == "LVM [holds on every Ganeti version]"
+    only = select(KNOWN, only=["cluster-info"], version="3.1.1", builtin=RANGED)
+    assert only.skipped["cluster-info"].startswith("new in 3.1 [holds on Ganeti >=3.1.0]")
+    assert "despite --only" in only.skipped["cluster-info"]
+    # --only of a skip that does not hold on this version runs it
+    assert select(KNOWN, only=["cluster-info"], version="3.0.2",
+                  builtin=RANGED).tests["cluster-info"] is True
+
+
+def test_applicable_lists_the_skips_of_one_version():
+    assert applicable("3.1.1", RANGED) == {
+        "node-volumes": "LVM [holds on every Ganeti version]",
+        "cluster-info": "new in 3.1 [holds on Ganeti >=3.1.0]"}
+
+
+def test_every_builtin_skip_has_a_reason_and_a_valid_range():
+    for key, entry in SKIPS.items():
+        assert entry.reason and isinstance(entry.versions, VersionRange), key
+        assert entry.holds_for(None)

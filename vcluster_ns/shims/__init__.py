@@ -23,6 +23,8 @@ SHIMS = {
     "/usr/sbin/poweroff": "refuse",
     "/usr/sbin/halt": "refuse",
     "/usr/sbin/shutdown": "refuse",
+    # "service ganeti restart" with the node's environment (see service.py)
+    "/usr/sbin/service": "service",
 }
 SHIM_TARGETS = sorted(SHIMS)
 

@@ -15,10 +15,12 @@ module         job                                            runs
                installed QA where it finds ``tools/burnin``,
                and the path of ``driver.py``
 ``catalogue``  QA's test names (read from its sources),       host
-               the built-in ``SKIPS`` with their reasons,
                QA's own setup (``ALWAYS``), ``select`` for
-               ``--only``/``--skip``, ``switch_off`` for
+               ``--only``/``--skip`` and the built-in skips
+               of the version tested, ``switch_off`` for
                ``--keep-going``
+``skips``      the built-in ``SKIPS``: each key's reason      host
+               and the Ganeti ``VersionRange`` it holds on
 ``config``     the QA config (JSON) built from a cluster's    host, before QA
                spec and a selection, in QA's virtual-cluster
                mode
