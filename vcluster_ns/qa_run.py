@@ -94,7 +94,8 @@ class QaRunner:
     def __init__(self, root: Path, nodes: int, installation: QaInstallation,
                  echo: Callable[[str], None], progress: Callable[[str], None],
                  keep: bool = False, export_dir: Path | None = None,
-                 spec_fields: dict | None = None, rapi: bool = False):
+                 spec_fields: dict | None = None, rapi: bool = False,
+                 upgrade: tuple[str, str] | None = None):
         self.root = root
         self.spec_fields = spec_fields or {}  # which Ganeti (install.spec_fields)
         self.nodes = nodes
@@ -103,6 +104,7 @@ class QaRunner:
         self.progress = progress
         self.keep = keep
         self.rapi = rapi
+        self.upgrade = upgrade  # (dir-version, other-dir-version) for QA's upgrade test
         self.export_dir = export_dir or Path.cwd()
         self.kept: list[str] = []        # clusters left for inspection
         self.bundles: list[Path] = []
@@ -146,6 +148,8 @@ class QaRunner:
             self.echo(f"switching off {key!r} and starting again on a fresh cluster "
                       f"(restart {attempt} of at most {max_restarts})")
         report.seconds = time.monotonic() - start
+        report.kept = list(self.kept)
+        report.bundles = [str(b) for b in self.bundles]
         return report
 
     def attempt(self, selection: Selection, attempt: int, driver_args: list[str],
@@ -241,7 +245,7 @@ class QaRunner:
                selection: Selection, attempt: int, driver_args: list[str]) -> "Finished":
         logdir = vc.paths.node_log_dir(spec.master_node)
         config = logdir / QA_CONFIG
-        config.write_text(json.dumps(build_config(facts, selection), indent=2) + "\n")
+        config.write_text(json.dumps(build_config(facts, selection, self.upgrade), indent=2) + "\n")
         inst = self.installation.staged(vc.paths.dir / "qa-suite")
         # The controller must not act as a node: no GANETI_ROOTDIR/HOSTNAME
         # (QA adds each node's root itself, from vcluster-basedir).
