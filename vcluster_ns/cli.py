@@ -683,6 +683,9 @@ def net_loss(obj: Context, node, percent):
                    "fresh cluster of its own, balanced by each test's measured time "
                    "(longest first); one summary and one JUnit file. With --list: "
                    "show which tests go where.")
+@click.option("--shard", "shard_only", type=click.IntRange(1), default=None, metavar="K",
+              help="With --shards N: run only shard K of the N, here, alone (for CI "
+                   "machines that each take one shard, and to time one shard).")
 @click.option("--timings", multiple=True, type=click.Path(dir_okay=False, exists=True),
               metavar="FILE",
               help="With --shards: test times to balance by, from a 'qa --junit' file or "
@@ -710,8 +713,8 @@ def net_loss(obj: Context, node, percent):
 @click.option("--shard-selection", hidden=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--shard-report", hidden=True, type=click.Path(dir_okay=False))
 @pass_ctx
-def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, shards, timings,
-               junit, keep, list_, qa_dir, ganeti_tree, ganeti_extra, rapi, shard_selection,
+def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, shards, shard_only,
+               timings, junit, keep, list_, qa_dir, ganeti_tree, ganeti_extra, rapi, shard_selection,
                shard_report):
     """Run Ganeti's own QA (ganeti-qa.py) on a fresh cluster.
 
@@ -769,6 +772,8 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, shards
         builtin = {k: v for k, v in catalogue.SKIPS.items()
                    if not (upgrade and k == "cluster-upgrade")}
         selection = catalogue.select(known, list(only), list(skip), builtin=builtin)
+    if shard_only is not None and shard_only > shards:
+        raise click.UsageError(f"--shard {shard_only}: there are only --shards {shards}")
     if list_ and shards == 1:
         for name in sorted(known):
             reason = catalogue.SKIPS.get(name)
@@ -781,11 +786,15 @@ def qa_command(obj: Context, nodes, only, skip, keep_going, max_restarts, shards
             for line in qa_shards.describe(plan, table, sources):
                 click.echo(line)
             return
-        child_args = [a for a in _qa_child_args(nodes, keep_going, max_restarts, keep,
-                                                qa_dir, ganeti_tree, ganeti_extra, rapi)]
-        sharded = qa_shards.ShardedRun(root, child_args, echo=click.echo,
-                                       export_dir=export_dir)
-        report = sharded.run(plan, selection)
+        if shard_only is not None:
+            report = qa_shards.run_one(runner, plan, shard_only, selection, keep_going,
+                                       max_restarts)
+        else:
+            child_args = _qa_child_args(nodes, keep_going, max_restarts, keep, qa_dir,
+                                        ganeti_tree, ganeti_extra, rapi)
+            sharded = qa_shards.ShardedRun(root, child_args, echo=click.echo,
+                                           export_dir=export_dir)
+            report = sharded.run(plan, selection)
     else:
         report = runner.run(selection, keep_going, max_restarts)
     if shard_report:

@@ -133,14 +133,17 @@ class ShardedRun:
 
 
 def merge(plan: list[Shard], base: Selection,
-          outcomes: list[tuple[Report | None, int, str]], seconds: float) -> Report:
+          outcomes: list[tuple[Report | None, int, str]], seconds: float,
+          ran: list[Shard] | None = None) -> Report:
     """One report of every shard's: each test once, from the shard that owns
     its key (a failure from wherever it happened), with its shard number;
-    what was switched off, workarounds, attempts and clusters of all."""
+    what was switched off, workarounds, attempts and clusters of all.
+    ``outcomes`` are those of the shards ``ran`` (default: the whole plan;
+    ``qa --shard K`` runs one)."""
     owner_of = owners(plan)
     merged = Report(results=[], skipped=dict(base.skipped), workarounds={}, attempts=0,
                     shards=len(plan))
-    for shard, (report, code, log) in zip(plan, outcomes):
+    for shard, (report, code, log) in zip(ran or plan, outcomes):
         if report is None:
             merged.results.append(TestResult(
                 "vcluster-ns", f"shard {shard.number}", ERROR, list(shard.owned),
@@ -239,3 +242,17 @@ def remember_timings(root: Path, report: Report, echo: Callable[[str], None]) ->
         tmp.replace(path)
     except OSError as exc:
         echo(f"could not keep the test times in {path}: {exc}")
+
+
+def run_one(runner, plan: list[Shard], number: int, base: Selection, keep_going: bool,
+            max_restarts: int) -> Report:
+    """``qa --shards N --shard K``: shard K alone, in this process, reported
+    as it would be in the merged report (its own tests; setup in shard 1)."""
+    if number > len(plan):
+        raise InvalidInput(f"--shard {number}: the selection makes only {len(plan)} "
+                           "shard(s)", "see 'vcluster-ns qa --list --shards N'")
+    shard = plan[number - 1]
+    report = runner.run(shard.selection(base), keep_going, max_restarts)
+    merged = merge(plan, base, [(report, 0 if report.ok else 1, "")], report.seconds,
+                   ran=[shard])
+    return merged
