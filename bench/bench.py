@@ -591,7 +591,7 @@ def main() -> int:
                                 args.qa_alone_which, args.qa_nodes, args.qa_args.split())
         finally:
             # A failed QA run keeps its clusters (down); remove them with the root.
-            for cluster in sorted((root / "clusters").glob("qa-*")):
+            for cluster in sorted(p for p in (root / "clusters").glob("qa-*") if p.is_dir()):
                 subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root",
                                 str(root / "clusters"), "--cluster", cluster.name,
                                 "destroy", "--yes"], capture_output=True)

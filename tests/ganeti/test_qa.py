@@ -108,9 +108,9 @@ def test_junit_has_the_tests_and_the_workarounds(passing, installation):
 
 def test_passing_run_leaves_nothing(passing):
     cli, _, _, before, _ = passing
-    clusters = [p.name for p in cli.root.iterdir()] if cli.root.exists() else []
+    clusters = [p.name for p in cli.root.iterdir() if p.is_dir()]
     assert [c for c in clusters if c.startswith("qa-")] == []  # nor the shards' logs
-    assert "qa-timings.json" in clusters  # the test times, for the next plan
+    assert (cli.root / "qa-timings.json").is_file()  # the test times, for the next plan
     assert left_over(before) == []
 
 
@@ -135,7 +135,7 @@ def test_failure_is_reported_kept_and_keep_going_restarts_without_it(
     assert "--keep-going: TestClusterVersion failed in attempt 1" in out
     assert "2 attempt(s)" in out
     assert f"(system), QA from {qa_dir}" in out  # --qa-dir's copy, not the installed QA
-    kept = [p for p in cli.root.iterdir() if p.name.startswith("qa-")]
+    kept = [p for p in cli.root.iterdir() if p.is_dir() and p.name.startswith("qa-")]
     assert len(kept) == 1  # the failed attempt's; the passing second one is gone
     # Next to the JUnit file: the failed attempt's export-logs bundle.
     bundles = list(work.glob(f"vcluster-ns-logs-{kept[0].name}-*.tar.gz"))
@@ -162,7 +162,7 @@ def test_upgrade_test_runs_with_a_second_tree(tmp_path_factory, installation):
     assert result.returncode == 0, out + result.stderr
     assert "PASSED  TestUpgrade" in out
     assert "upgrade-2.16-keys: QA's TestUpgrade" in out  # the reported workaround
-    [name] = [p.name for p in cli.root.iterdir() if p.name.startswith("qa-")]
+    [name] = [p.name for p in cli.root.iterdir() if p.is_dir() and p.name.startswith("qa-")]
     kept = Cli(cli.root, name)
     try:
         config = (kept.dir / "logs/node1/ganeti-qa.json").read_text()
