@@ -71,6 +71,7 @@ class ShardedRun:
                         pass
             for child in children:
                 child["proc"].wait()
+            self.echo(f"shard logs: {self.work}")
             raise
         finally:
             for child in children:
