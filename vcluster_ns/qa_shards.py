@@ -90,9 +90,7 @@ class ShardedRun:
         selection = self.work / f"shard-{n}.selection.json"
         selection.write_text(selection_to_json(shard.selection(base)))
         report = self.work / f"shard-{n}.report.json"
-        argv = [sys.executable, "-m", "vcluster_ns.entry", *self.global_args,
-                "--root", str(self.root), "qa", *self.child_args,
-                "--shard-selection", str(selection), "--shard-report", str(report)]
+        argv = self.command(selection, report)
         log = open(self.work / f"shard-{n}.log", "w")
         self.echo(f"[shard {n}] starting: {len(shard.owned)} key(s), estimated "
                   f"{shard.seconds / 60:.1f} min")
@@ -104,6 +102,13 @@ class ShardedRun:
                                            daemon=True)
         child["reader"].start()
         return child
+
+    def command(self, selection: Path, report: Path) -> list[str]:
+        """A shard's own run: ``vcluster-ns qa`` with its selection, asked
+        for its report."""
+        return [sys.executable, "-m", "vcluster_ns.entry", *self.global_args,
+                "--root", str(self.root), "qa", *self.child_args,
+                "--shard-selection", str(selection), "--shard-report", str(report)]
 
     def _echo_lines(self, number: int, proc: subprocess.Popen) -> None:
         # Always drained: a child blocked on a full pipe would never end.
