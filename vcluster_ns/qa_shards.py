@@ -231,7 +231,7 @@ def remember_timings(root: Path, report: Report, echo: Callable[[str], None]) ->
     """Keep this run's test times in the table under ``root``, for the next
     plan (each key as last measured)."""
     measured = timings.from_results(
-        ((t.names, t.seconds) for t in report.results if t.status != SKIPPED),
+        ((t.names, 0.0 if t.status == SKIPPED else t.seconds) for t in report.results),
         report.ganeti_version)
     if not measured.keys:
         return

@@ -187,9 +187,9 @@ def test_reported_here():
 
 def test_timings_from_results_junit_and_json(tmp_path):
     table = from_results([(["create-cluster"], 7.0), ([], 1.0), (["a", "rapi"], 2.0),
-                          (["a"], 3.0), (["b"], None)], "3.0.2")
-    assert table.keys == {"a": 5.0} and table.setup == 8.0
-    assert table.seconds("never") == 5.0  # the median of the measured
+                          (["a"], 3.0), (["b"], None), (["oob"], 0.0)], "3.0.2")
+    assert table.keys == {"a": 5.0, "oob": 0.0} and table.setup == 8.0  # QA's skip: 0 s
+    assert table.seconds("never") == 5.0  # the median of the measured (0 and 5)
     xml = ('<testsuites><testsuite name="ganeti-qa"><properties>'
            '<property name="ganeti-version" value="3.1.1"/></properties>'
            '<testcase classname="ganeti-qa.create-cluster" name="T" time="4"/>'
@@ -198,9 +198,10 @@ def test_timings_from_results_junit_and_json(tmp_path):
            '<testcase classname="ganeti-qa.c" name="W"><skipped/></testcase>'
            '</testsuite></testsuites>')
     junit = from_junit(xml)
-    assert junit.keys == {"b": 2.5} and junit.setup == 5.0 and junit.ganeti_version == "3.1.1"
+    assert junit.keys == {"b": 2.5, "c": 0.0} and junit.setup == 5.0
+    assert junit.ganeti_version == "3.1.1"
     both = table.updated(junit)
-    assert both.keys == {"a": 5.0, "b": 2.5}
+    assert both.keys == {"a": 5.0, "b": 2.5, "oob": 0.0, "c": 0.0}
     path = tmp_path / "t.json"
     path.write_text(both.to_json())
     assert timings_module.load(path) == both
