@@ -183,6 +183,9 @@ def test_reported_here():
     assert reported_here(["b"], True, 1, owner_of)        # but a failure is kept
     assert reported_here([], False, 1, owner_of) and not reported_here([], False, 2, owner_of)
     assert reported_here(["off"], False, 1, owner_of)     # QA's skip of a key off everywhere
+    # Either(["reinstall" (off), "b", ...]): reported by the owner of b
+    assert reported_here(["off", "b"], False, 2, owner_of)
+    assert not reported_here(["off", "b"], False, 1, owner_of)
 
 
 def test_timings_from_results_junit_and_json(tmp_path):
