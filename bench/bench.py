@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench.py                      # sizes 3,10; 100 instances
     .venv/bin/python bench/bench.py --sizes 3,10,30 --instances 1000
     .venv/bin/python bench/bench.py --qa 1,2 --qa-args=--rapi   # only Ganeti's QA (table 10)
+    .venv/bin/python bench/bench.py --qa-shards 1,2 --qa-alone 4,8 --qa-args=--rapi  # 10c-e
 
 Run it as an unprivileged user on an otherwise idle machine.  Every figure
 comes from this one run; short measurements are repeated and their median
@@ -35,6 +36,13 @@ Measured:
      --keep-going` (plus --qa-args), P runs side by side for each P: each
      run's wall time, attempts and JUnit counts; the median wall per P, and
      QA runs per hour (P / median wall) against P = 1.
+     With --qa-shards N,... (instead of or with --qa): the whole QA as
+     `qa --shards N` for each N (10c); with --qa-alone N,...: each shard of
+     the N-shard plan run alone, one after the other (`qa --shards N
+     --shard K`), its wall time being the whole QA's on a machine with N
+     cores (10d; --qa-alone-which longest: only the shard the plan
+     estimates longest); and the per-key duration table of the first run
+     (10e). Every row has the load averages (1/5/15 min) at its start.
 
 With ``--modes isolated,shared`` tables 1 and 3 have a row per mode.
 """
@@ -43,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -437,6 +446,93 @@ def qa_table(root: Path, parallels: list[int], nodes: int, extra: list[str]) -> 
            for p, m in sorted(medians.items())])
 
 
+def loadavg() -> str:
+    return "/".join(open("/proc/loadavg").read().split()[:3])
+
+
+def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
+    """One ``vcluster-ns qa --keep-going`` (plus ``extra``): wall, exit, counts."""
+    import xml.etree.ElementTree as ET
+
+    work = root / label
+    work.mkdir()
+    argv = [sys.executable, "-m", "vcluster_ns.entry", "--root", str(root / "clusters"),
+            "qa", "--nodes", str(nodes), "--keep-going", "--junit", str(work / "qa.xml"),
+            *extra]
+    run = {"load": loadavg(), "work": work}
+    start = time.perf_counter()
+    with open(work / "qa.out", "w") as log:
+        run["code"] = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=str(work)).returncode
+    run["wall"] = time.perf_counter() - start
+    run.update(passed=0, failures=0, errors=0, attempts="?")
+    try:
+        suite = ET.parse(work / "qa.xml").getroot().find("testsuite")
+        props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+        run["failures"], run["errors"] = int(suite.get("failures")), int(suite.get("errors"))
+        run["passed"] = int(suite.get("tests")) - run["failures"] - run["errors"] - \
+            int(suite.get("skipped"))
+        run["attempts"] = props.get("attempts", "?")
+        run["ganeti"] = props.get("ganeti-version", "?")
+    except (OSError, ET.ParseError, AttributeError, TypeError):
+        pass  # no JUnit: the run failed before QA; its exit code says so
+    note(f"QA {label}: exit {run['code']}, wall {run['wall'] / 60:.1f} min, "
+         f"passed {run['passed']}, failed {run['failures']}, errors {run['errors']}, "
+         f"load at start {run['load']}, at end {loadavg()}")
+    return run
+
+
+def qa_plan(root: Path, count: int, nodes: int, extra: list[str]) -> list[tuple[int, float]]:
+    """(shard, estimated seconds) of ``qa --list --shards count``."""
+    argv = [sys.executable, "-m", "vcluster_ns.entry", "--root", str(root / "clusters"),
+            "qa", "--nodes", str(nodes), "--list", "--shards", str(count), *extra]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return [(int(m[1]), float(m[2]) * 60) for m in
+            re.finditer(r"^shard (\d+): estimated ([\d.]+) min", out, re.M)]
+
+
+def qa_shards_table(root: Path, whole: list[int], alone: list[int], which: str, nodes: int,
+                    extra: list[str]) -> None:
+    rows, first = [], None
+    for count in whole:
+        run = qa_once(root, f"qa-shards-{count}", nodes, [*extra, "--shards", str(count)])
+        first = first or run
+        rows.append([count, run["load"], run["code"], f"{run['wall'] / 60:.1f}",
+                     run["attempts"], run["passed"], run["failures"], run["errors"]])
+    if rows:
+        table(f"10c. Ganeti's QA, whole, in N shards side by side (`qa --keep-going "
+              f"--shards N {' '.join(extra)}`, {nodes} nodes each, {os.cpu_count()} cores)",
+              ["N", "load at start", "exit", "wall (min)", "attempts", "passed", "failed",
+               "errors"], rows)
+    rows = []
+    for count in alone:
+        plan = qa_plan(root, count, nodes, extra)
+        if which == "longest":
+            plan = [max(plan, key=lambda p: (p[1], -p[0]))]
+        for shard, estimate in plan:
+            run = qa_once(root, f"qa-{count}-shard-{shard}", nodes,
+                          [*extra, "--shards", str(count), "--shard", str(shard)])
+            first = first or run
+            rows.append([count, shard, run["load"], f"{estimate / 60:.1f}", run["code"],
+                         f"{run['wall'] / 60:.1f}", run["passed"], run["failures"],
+                         run["errors"]])
+    if rows:
+        table(f"10d. one shard of N, run alone (`qa --keep-going --shards N --shard K "
+              f"{' '.join(extra)}`, {nodes} nodes)",
+              ["N", "shard", "load at start", "estimate (min)", "exit", "wall (min)",
+               "passed", "failed", "errors"], rows)
+    if first is not None:
+        from vcluster_ns.ganeti.qa import timings
+        try:
+            measured = timings.load(first["work"] / "qa.xml")
+        except (OSError, ValueError):
+            return
+        table(f"10e. QA's time per config key ({first['work'].name}; setup "
+              f"{measured.setup:.0f}s per run)", ["QA config key", "seconds"],
+              [[k, f"{v:.1f}"] for k, v in sorted(measured.keys.items(),
+                                                   key=lambda kv: (-kv[1], kv[0]))])
+
+
 def parse_trees(text: str) -> list[tuple[str, str | None]]:
     """'debian=,mine=/home/me/gnt' -> [('debian', None), ('mine', '/home/me/gnt')]"""
     trees = []
@@ -470,22 +566,32 @@ def main() -> int:
     parser.add_argument("--qa", default=None, metavar="P,...",
                         help="only table 10: Ganeti's whole QA, P runs side by side "
                              "for each P (e.g. 1,2)")
+    parser.add_argument("--qa-shards", default="", metavar="N,...",
+                        help="only tables 10c-e: the whole QA as 'qa --shards N' for each N")
+    parser.add_argument("--qa-alone", default="", metavar="N,...",
+                        help="only tables 10d-e: each shard of N run alone, for each N")
+    parser.add_argument("--qa-alone-which", choices=("all", "longest"), default="all")
     parser.add_argument("--qa-nodes", type=int, default=3)
     parser.add_argument("--qa-args", default="",
                         help="more options for 'vcluster-ns qa', as one word: --qa-args=--rapi")
     args = parser.parse_args()
     if os.geteuid() == 0:
         print("bench: run as an unprivileged user (the product is rootless)", file=sys.stderr)
-    if args.qa:
+    if args.qa or args.qa_shards or args.qa_alone:
         root = Path(tempfile.mkdtemp(prefix="vcb-"))
         print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
-              f"{os.cpu_count()} cores, {os.uname().release}")
+              f"{os.cpu_count()} cores, {os.uname().release}, load {loadavg()}")
         try:
-            qa_table(root, [int(p) for p in args.qa.split(",")], args.qa_nodes,
-                     args.qa_args.split())
+            if args.qa:
+                qa_table(root, [int(p) for p in args.qa.split(",")], args.qa_nodes,
+                         args.qa_args.split())
+            if args.qa_shards or args.qa_alone:
+                qa_shards_table(root, [int(n) for n in args.qa_shards.split(",") if n],
+                                [int(n) for n in args.qa_alone.split(",") if n],
+                                args.qa_alone_which, args.qa_nodes, args.qa_args.split())
         finally:
             # A failed QA run keeps its clusters (down); remove them with the root.
-            for cluster in sorted((root / "clusters").glob("qa-*")):
+            for cluster in sorted(p for p in (root / "clusters").glob("qa-*") if p.is_dir()):
                 subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root",
                                 str(root / "clusters"), "--cluster", cluster.name,
                                 "destroy", "--yes"], capture_output=True)

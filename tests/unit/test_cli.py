@@ -236,7 +236,6 @@ def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
 
 def test_qa_summary_names_the_ganeti_tested_and_the_qa(capsys):
     from pathlib import Path
-    from types import SimpleNamespace
 
     from vcluster_ns.cli import _qa_summary
     from vcluster_ns.ganeti.install import Installation
@@ -244,9 +243,12 @@ def test_qa_summary_names_the_ganeti_tested_and_the_qa(capsys):
 
     report = Report([], skipped={}, workarounds={}, qa_dir="/home/me/src/ganeti/qa")
     report.record_ganeti(Installation(Path("/home/me/gnt"), "3.1.1", "3.1"))
-    _qa_summary(report, SimpleNamespace(kept=[]))
+    _qa_summary(report)
     lines = capsys.readouterr().out.splitlines()
     assert "Ganeti 3.1.1 (/home/me/gnt), QA from /home/me/src/ganeti/qa" in lines
+    report.shards = 2  # a merged report says so, and each test's shard
+    _qa_summary(report)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("QA in 2 shards: 0 passed")
 
 
 def test_shell_without_a_terminal_is_a_usage_error(invoke, down_cluster):

@@ -76,5 +76,17 @@ def test_node_cmd_runs_bash_c_on_its_node_inside_and_outside():
     text = render_node_cmd(["/venv/python", "-m", "vcluster_ns.entry"], Path("/r"), "c1", "node2")
     assert text.startswith("#!/bin/sh\n")
     assert 'exec /usr/bin/ssh node2 "$*"' in text  # inside: the ssh shim
+    # ... unless already on node2 (the shim sets GANETI_HOSTNAME): no second hop
+    assert 'if [ "$GANETI_HOSTNAME" = node2 ]; then exec /bin/bash -c "$*"; fi' in text
     assert ('exec /venv/python -m vcluster_ns.entry --root /r --cluster c1 run node2 '
             '/bin/bash -c "$*"') in text
+
+
+def test_upgrade_versions_go_into_the_config():
+    spec = ClusterSpec(name="qa-1", nodes=2)
+    facts = facts_from_spec(spec, Path("/c/qa-1"))
+    plain = build_config(facts, select(KNOWN, only=["cluster-verify"]))
+    assert "dir-version" not in plain and "other-dir-version" not in plain
+    cfg = build_config(facts, select(KNOWN, only=["cluster-verify"]), ("3.0", "3.1"))
+    assert cfg["dir-version"] == "3.0" and cfg["other-dir-version"] == "3.1"
+    assert cfg["upgrade-instances"] == ["file", "sharedfile"]

@@ -120,3 +120,62 @@ def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monk
     module.RunQa()
     assert capsys.readouterr().out.splitlines() == ['==== vcluster-ns names ["rapi"]']
     assert rapi.Enabled.__name__ == "Enabled"  # still recognised by _names
+
+
+QA_CLUSTER = '''
+import constants, qa_error
+calls = []
+
+def AssertCommand(cmd):
+  calls.append(cmd)
+
+def TestUpgrade():
+  """Test gnt-cluster upgrade."""
+  this_version = "3.0"
+  # 2.16 only - prior to performing a downgrade, ...
+  if constants.VERSION_MINOR != 16:
+    raise qa_error.Error("Please remove the key type downgrade code in 2.17")
+  AssertCommand(["gnt-cluster", "renew-crypto", "--no-ssh-key-check", "-f",
+                 "--new-ssh-keys", "--ssh-key-type=dsa"])
+  AssertCommand(["gnt-cluster", "upgrade", "--to", this_version])
+'''
+
+
+def test_driver_upgrade_test_without_its_216_step(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    source = tmp_path / "qa_cluster.py"
+    source.write_text(QA_CLUSTER)
+    module = types.ModuleType("qa.qa_cluster")
+    module.__file__ = str(source)
+    monkeypatch.setitem(sys.modules, "constants", types.SimpleNamespace(VERSION_MINOR=0))
+    monkeypatch.setitem(sys.modules, "qa_error", types.SimpleNamespace(Error=RuntimeError))
+    exec(compile(QA_CLUSTER, str(source), "exec"), module.__dict__)
+    monkeypatch.setitem(sys.modules, "qa.qa_cluster", module)
+    monkeypatch.delitem(sys.modules, "qa_cluster", raising=False)
+    try:
+        module.TestUpgrade()
+        raise AssertionError("QA's own TestUpgrade should raise on 3.x")
+    except RuntimeError as exc:
+        assert "2.17" in str(exc)
+    assert driver._upgrade_without_216_keys() is True
+    module.TestUpgrade()
+    assert module.calls == [["gnt-cluster", "upgrade", "--to", "3.0"]]  # the rest, as QA has it
+    # A QA without that step (a fixed one): nothing changed, nothing reported.
+    fixed = tmp_path / "fixed.py"
+    fixed.write_text("def TestUpgrade():\n  return 'as is'\n")
+    exec(compile(fixed.read_text(), str(fixed), "exec"), module.__dict__)
+    assert driver._upgrade_without_216_keys() is False
+    assert module.TestUpgrade() == "as is"
+
+
+def test_driver_upgrade_judged_by_verify_with_the_option(capsys):
+    calls = []
+    wrapped = driver._ignoring(lambda node, cmd, **kw: calls.append(cmd) or [cmd],
+                               ["ENODESETUP"])
+    wrapped("node1", "gnt-cluster upgrade --to 3.1 >> /var/log/qa-output")
+    [cmd] = calls
+    assert cmd.startswith("err=$(mktemp); { gnt-cluster upgrade --to 3.1 >> /var/log/qa-output; }")
+    assert "gnt-cluster verify --ignore-errors=ENODESETUP" in cmd
+    assert "workaround ENODESETUP: gnt-cluster upgrade" in capsys.readouterr().out

@@ -100,3 +100,11 @@ def test_bundle_name_says_which_ganeti_failed(tmp_path):
     assert renamed.name == "vcluster-ns-logs-qa-1a2b3c-20260101-100000-ganeti-3.1.1.tar.gz"
     assert renamed.read_text() == "logs" and not bundle.exists()
     assert name_version(renamed, None) == renamed
+
+
+def test_upgrade_workarounds_are_reported_and_passed_to_the_driver():
+    report, args = workarounds(sysrq_present=True, upgrade=True)
+    assert args == ["--upgrade-without-2.16-keys"] and "2.17" in report["upgrade-2.16-keys"]
+    report, args = workarounds(sysrq_present=False, upgrade=True)
+    assert args == ["--ignore-verify-error", "ENODESETUP", "--upgrade-without-2.16-keys"]
+    assert "gnt-cluster upgrade" in report["ENODESETUP"]

@@ -31,6 +31,12 @@ module         job                                            runs
                into ``TestResult``s as tests end
 ``report``     ``Report`` of all attempts, the summary        host, at the end
                rows, JUnit XML
+``shards``     which key needs which (read from QA's code),   host, before QA
+               the shard plan (longest first), which shard
+               reports a test
+``timings``    the duration table the plan balances by        host
+               (JUnit files, the kept table, the built-in
+               one in ``builtin_timings``)
 =============  =============================================  ====================
 
 ``driver.py`` is started by path (``suite.driver_script()``) with the

@@ -24,6 +24,9 @@ DISKS = [
     {"name": "disk1", "size": "128M", "growth": "64M", "spindles": 1, "spindles-growth": 0},
 ]
 DISK_TEMPLATES = ["diskless", "file", "sharedfile"]
+# Instances QA's upgrade test keeps over both upgrades (those whose
+# instance-add-* test is on): file disks, which a virtual cluster has.
+UPGRADE_TEMPLATES = ["file", "sharedfile"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,15 +46,22 @@ class ClusterFacts:
     os: str = "dummy"
 
 
-def build_config(facts: ClusterFacts, selection: Selection) -> dict:
-    """QA's JSON config (see QA's qa-sample.json) for a virtual cluster."""
+def build_config(facts: ClusterFacts, selection: Selection,
+                 upgrade: tuple[str, str] | None = None) -> dict:
+    """QA's JSON config (see QA's qa-sample.json) for a virtual cluster.
+
+    ``upgrade``: the version directories (``DIR_VERSION``) of the Ganeti
+    the cluster runs and of a second one installed beside it, for QA's
+    ``TestUpgrade`` (``gnt-cluster upgrade --to`` the other and back), which
+    also leaves an instance of each template in UPGRADE_TEMPLATES over both
+    upgrades."""
     nodes = []
     for name, secondary in facts.nodes:
         node = {"primary": name}
         if secondary:
             node["secondary"] = secondary
         nodes.append(node)
-    return {
+    config = {
         "# Written by vcluster-ns qa": None,
         "name": facts.name,
         "rename": facts.rename,
@@ -95,6 +105,10 @@ def build_config(facts: ClusterFacts, selection: Selection) -> dict:
             "use-iallocators": False,
         },
     }
+    if upgrade is not None:
+        config["dir-version"], config["other-dir-version"] = upgrade
+        config["upgrade-instances"] = list(UPGRADE_TEMPLATES)
+    return config
 
 
 def facts_from_spec(spec, basedir: Path) -> ClusterFacts:

@@ -51,6 +51,7 @@ class TestResult:
     message: str = ""      # QA's failure message
     output: list[str] = dataclasses.field(default_factory=list)  # lines while it ran
     attempt: int = 1
+    shard: int | None = None  # the shard that ran it (qa --shards)
 
     @property
     def label(self) -> str:

@@ -13,6 +13,7 @@ the last attempt.
 from __future__ import annotations
 
 import dataclasses
+import json
 import xml.etree.ElementTree as ET
 
 from .output import ERROR, FAILED, PASSED, SKIPPED, TestResult
@@ -32,6 +33,19 @@ class Report:
     ganeti_version: str | None = None  # None: no cluster came up to read it from
     ganeti_tree: str | None = None     # the --ganeti tree; None: the system's
     qa_dir: str | None = None          # the QA that ran (before staging)
+    shards: int = 0                    # qa --shards N: how many ran (0: not sharded)
+    kept: list[str] = dataclasses.field(default_factory=list)     # clusters left
+    bundles: list[str] = dataclasses.field(default_factory=list)  # export-logs files
+
+    def to_json(self) -> str:
+        """All of it, for the parent of a shard's run (``from_json``)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Report":
+        data = json.loads(text)
+        data["results"] = [TestResult(**r) for r in data["results"]]
+        return cls(**data)
 
     def counts(self) -> dict[str, int]:
         counts = {PASSED: 0, FAILED: 0, ERROR: 0, SKIPPED: 0}
@@ -56,15 +70,24 @@ class Report:
         return f"Ganeti {self.ganeti_version} ({self.ganeti_tree or 'system'})"
 
 
+HEADER = ["TEST", "RESULT", "TIME", "QA CONFIG KEY", "MESSAGE"]
+
+
+def summary_header(report: Report) -> list[str]:
+    return HEADER[:3] + ["SHARD"] + HEADER[3:] if report.shards else HEADER
+
+
 def summary_rows(report: Report) -> list[list[str]]:
-    """One row per test QA ran or skipped, then one per config key switched off."""
+    """One row per test QA ran (``summary_header``'s columns; the shard
+    that ran it when sharded); QA's own skips are counted, not listed."""
     rows = []
     for t in report.results:
         if t.status == SKIPPED:
             continue
         took = "-" if t.seconds is None else f"{t.seconds:.1f}s"
         why = t.message.splitlines()[0][:100] if t.message else ""
-        rows.append([t.func, t.status, took, ",".join(t.names), why])
+        shard = [str(t.shard)] if report.shards else []
+        rows.append([t.func, t.status, took, *shard, ",".join(t.names), why])
     return rows
 
 
@@ -87,6 +110,8 @@ def junit_xml(report: Report, suite: str = "ganeti-qa") -> str:
                       value=report.ganeti_tree or "system")
     if report.qa_dir is not None:
         ET.SubElement(props, "property", name="qa-dir", value=report.qa_dir)
+    if report.shards:
+        ET.SubElement(props, "property", name="shards", value=str(report.shards))
     for cluster in report.clusters:
         ET.SubElement(props, "property", name="cluster", value=cluster)
     for what, why in report.workarounds.items():
@@ -108,8 +133,12 @@ def junit_xml(report: Report, suite: str = "ganeti-qa") -> str:
             el.text = t.message
             out = ET.SubElement(case, "system-out")
             out.text = "\n".join(t.output)
-        if t.attempt > 1:
-            ET.SubElement(ET.SubElement(case, "properties"), "property",
-                          name="attempt", value=str(t.attempt))
+        case_props = [("attempt", t.attempt)] if t.attempt > 1 else []
+        if t.shard is not None:
+            case_props.append(("shard", t.shard))
+        if case_props:
+            el = ET.SubElement(case, "properties")
+            for name, value in case_props:
+                ET.SubElement(el, "property", name=name, value=str(value))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
