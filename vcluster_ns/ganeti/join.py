@@ -121,7 +121,10 @@ plan = json.loads(sys.argv[1])
 client = cli.GetClient()
 UNFINISHED = ("queued", "waiting", "running", "canceling")
 def submit(nodes, offline):
-    ops = [opcodes.OpNodeSetParams(node_name=n, offline=offline, force=True) for n in nodes]
+    # Highest priority: taken before the node adds queued meanwhile (wconfd
+    # grants waiting locks by priority), so a node is offline for the next adds.
+    ops = [opcodes.OpNodeSetParams(node_name=n, offline=offline, force=True, priority=-20)
+           for n in nodes]
     per = plan["per_job"]
     return [job for ok, job in client.SubmitManyJobs(
         [ops[i:i + per] for i in range(0, len(ops), per)]) if ok]
