@@ -21,9 +21,9 @@ class FakeMaster:
     """``gnt-node add NODE`` succeeds unless NODE is in ``failing``; the
     flags script (offline submissions, bringing online) is recorded."""
 
-    def __init__(self, failing=(), candidates=1):
+    def __init__(self, failing=(), roles=None):
         self.failing = set(failing)
-        self.candidates = candidates
+        self.roles = roles or {"node1": "M"}
         self.log: list[tuple[str, ...]] = []  # ("add", node) | ("added", node) | ...
 
     def spawn(self, node, argv, stdin=None, stdout=None, stderr=None):
@@ -41,9 +41,12 @@ class FakeMaster:
 
     def run(self, node, *argv, timeout=None):
         if argv[:2] == ("gnt-node", "list"):
-            return subprocess.CompletedProcess(argv, 0, "Y\n" * self.candidates + "N\n", "")
+            return subprocess.CompletedProcess(
+                argv, 0, "".join(f"{n} {r}\n" for n, r in self.roles.items()), "")
         plan = json.loads(argv[-1])
-        assert plan["mode"] == "online"
+        if plan["mode"] == "offline":
+            self.log.append(("offline", *plan["nodes"]))
+            return subprocess.CompletedProcess(argv, 0, json.dumps({"jobs": [1]}), "")
         self.log.append(("online", *sorted(plan["keep"])))
         return subprocess.CompletedProcess(argv, 0, json.dumps({"offline": []}), "")
 
@@ -144,3 +147,12 @@ def test_counter_gives_rate_and_time_left_not_a_line_per_tick():
         counter.tick()
     assert lines[-1] == "nodes added: 300/300, 1.00/s, in 5m00s"
     assert duration(3725) == "1h02m"
+
+
+def test_finishing_a_join_first_sends_the_regular_nodes_it_left_online_offline():
+    spec = ClusterSpec(nodes=6, init_params={"candidate_pool_size": 2})
+    master = FakeMaster(roles={"node1": "M", "node2": "C", "node3": "R", "node4": "O"})
+    j, _ = joiner(master)
+    j.linear("node1", spec, ["node5", "node6"])
+    assert master.log[0] == ("offline", "node3")
+    assert ("add", "node5") in master.log and master.log[-1] == ("online",)

@@ -121,13 +121,17 @@ plan = json.loads(sys.argv[1])
 client = cli.GetClient()
 UNFINISHED = ("queued", "waiting", "running", "canceling")
 def submit(nodes, offline):
-    # Highest priority: taken before the node adds queued meanwhile (wconfd
-    # grants waiting locks by priority), so a node is offline for the next adds.
-    ops = [opcodes.OpNodeSetParams(node_name=n, offline=offline, force=True, priority=-20)
-           for n in nodes]
+    # High priority (the highest a submission may ask): taken before the
+    # node adds queued meanwhile, so that a node is offline for the next adds.
+    ops = [opcodes.OpNodeSetParams(node_name=n, offline=offline, force=True,
+                                   priority=plan["priority"]) for n in nodes]
     per = plan["per_job"]
-    return [job for ok, job in client.SubmitManyJobs(
-        [ops[i:i + per] for i in range(0, len(ops), per)]) if ok]
+    answers = client.SubmitManyJobs([ops[i:i + per] for i in range(0, len(ops), per)])
+    refused = [str(job) for ok, job in answers if not ok]
+    if refused:
+        print(json.dumps({"refused": refused}))
+        sys.exit(1)
+    return [job for ok, job in answers]
 def wait(ids):
     while ids and any(s in UNFINISHED for (s,) in client.QueryJobs(ids, ["status"])):
         time.sleep(0.5)
@@ -153,9 +157,14 @@ sys.exit(1 if left() else 0)
 """
 
 
+# Job priorities a submission may ask (Ganeti's OP_PRIO_SUBMIT_VALID: high,
+# normal, low): offlining comes before the adds waiting for the cluster lock.
+FLAGS_PRIORITY = -10
+
+
 def flags_argv(plan: dict) -> list[str]:
     return ["python3", "-c", FLAGS_SCRIPT % {"pythondir": GANETI_PYTHON_DIR},
-            json.dumps({"per_job": FLAGS_PER_JOB, **plan})]
+            json.dumps({"per_job": FLAGS_PER_JOB, "priority": FLAGS_PRIORITY, **plan})]
 
 
 class Joiner:
@@ -186,9 +195,17 @@ class Joiner:
     def linear(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
         """Steps 1-3 of the module's docstring; ``nodes``: those to add (none
         when an interrupted join is only being finished)."""
-        online, offline = split_for_pool(spec, nodes, self.candidates(master))
+        roles = self.roles(master)
+        candidates = sum(1 for role in roles.values() if role in ("M", "C"))
+        online, offline = split_for_pool(spec, nodes, candidates)
         failed = None
         try:
+            # Regular nodes an interrupted join left online would cost every add.
+            regular = [name for name, role in roles.items() if role == "R"]
+            if offline and regular:
+                self.progress(f"sending {len(regular)} joined regular node(s) offline "
+                              "for the adds")
+                self.run_flags(master, {"mode": "offline", "nodes": regular})
             if online:
                 self.progress(f"adding {len(online)} node(s) that fill the candidate pool")
                 self.add_nodes(master, spec, online)
@@ -215,13 +232,21 @@ class Joiner:
                                   f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
                                   f"'{self.command('up')}' tries again")
 
-    def candidates(self, master: str) -> int:
-        """Master candidates now (the master counts)."""
+    def roles(self, master: str) -> dict[str, str]:
+        """Each joined node's role letter (M, C, R, D, O), from the master."""
         listing = self.commands.run(master, "gnt-node", "list", "--no-headers",
-                                    "-o", "master_candidate")
+                                    "-o", "name,role")
         if listing.returncode != 0:
-            return 1
-        return sum(1 for word in listing.stdout.split() if word == "Y")
+            return {master: "M"}
+        return dict(line.split()[:2] for line in listing.stdout.splitlines()
+                    if len(line.split()) >= 2)
+
+    def run_flags(self, master: str, plan: dict) -> None:
+        result = self.commands.run(master, *flags_argv(plan), timeout=FLAGS_TIMEOUT)
+        if result.returncode != 0:  # slower, not wrong: the nodes stay online
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            self.progress(f"sending nodes offline failed ({lines[-1] if lines else ''}): "
+                          "the adds go on, each costing more")
 
     # -- the adds --------------------------------------------------------------
     def add_nodes(self, master: str, spec: ClusterSpec, nodes: list[str],
@@ -274,8 +299,9 @@ class Joiner:
                     code, last = _finished(submitter)
                     if code is not None:
                         submitter = None
-                        if code != 0:
-                            failures.append(f"offline submission: {last}")
+                        if code != 0:  # slower, not wrong: the nodes stay online
+                            self.progress(f"sending nodes offline failed ({last}): the "
+                                          "adds go on, each costing more")
                 if joined and submitter is None:
                     submitter = spawn(flags_argv({"mode": "offline", "nodes": joined}))
                     joined = []
