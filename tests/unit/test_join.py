@@ -21,9 +21,10 @@ class FakeMaster:
     """``gnt-node add NODE`` succeeds unless NODE is in ``failing``; the
     flags script (offline submissions, bringing online) is recorded."""
 
-    def __init__(self, failing=(), roles=None):
+    def __init__(self, failing=(), roles=None, pool=10):
         self.failing = set(failing)
         self.roles = roles or {"node1": "M"}
+        self.pool = pool
         self.log: list[tuple[str, ...]] = []  # ("add", node) | ("added", node) | ...
 
     def spawn(self, node, argv, stdin=None, stdout=None, stderr=None):
@@ -47,6 +48,12 @@ class FakeMaster:
         if plan["mode"] == "offline":
             self.log.append(("offline", *plan["nodes"]))
             return subprocess.CompletedProcess(argv, 0, json.dumps({"jobs": [1]}), "")
+        if plan["mode"] == "pool":
+            before = self.pool
+            if plan["size"]:
+                self.log.append(("pool", plan["size"]))
+                self.pool = plan["size"]
+            return subprocess.CompletedProcess(argv, 0, json.dumps({"pool": before}), "")
         self.log.append(("online", *sorted(plan["keep"])))
         return subprocess.CompletedProcess(argv, 0, json.dumps({"offline": []}), "")
 
@@ -73,55 +80,78 @@ def finished_adds(log):
     return [entry[1] for entry in log if entry[0] == "add"]
 
 
-def test_linear_fills_the_pool_first_sends_the_rest_offline_then_all_online():
-    spec = ClusterSpec(nodes=7, init_params={"candidate_pool_size": 3})
-    master = FakeMaster()
+def linear(j, master, spec, nodes, tmp_path):
+    state = tmp_path / "join-unfinished"
+    state.write_text("pid=1\n")
+    j.linear("node1", spec, nodes, state)
+    return state
+
+
+def test_linear_shrinks_the_pool_adds_offline_then_fills_the_pool_then_all_online(tmp_path):
+    spec = ClusterSpec(nodes=7)
+    master = FakeMaster(pool=3)
     j, counted = joiner(master)
-    j.linear("node1", spec, spec.node_names[1:])
-    adds = finished_adds(master.log)
-    assert adds[:2] == ["node2", "node3"]  # the pool: master + 2, all online
-    first_offline_add = master.log.index(("add", "node4"))
-    # the pool's adds were over before any other add started
-    assert all(master.log.index(("add", n)) < first_offline_add for n in ("node2", "node3"))
-    offlined = [n for entry in master.log if entry[0] == "offline" for n in entry[1:]]
-    assert sorted(offlined) == ["node4", "node5", "node6", "node7"]
-    assert "node2" not in offlined and "node3" not in offlined
-    assert master.log[-1] == ("online",)  # last, keeping none offline
-    assert counted == [[2, 2], [4, 4]]
+    state = linear(j, master, spec, spec.node_names[1:], tmp_path)
+    log = master.log
+    assert log[0] == ("pool", 1)
+    restore = log.index(("pool", 3))
+    offline_adds = [e[1] for e in log[:restore] if e[0] == "add"]
+    assert sorted(offline_adds) == ["node4", "node5", "node6", "node7"]
+    offlined = [n for e in log[:restore] if e[0] == "offline" for n in e[1:]]
+    assert sorted(offlined) == sorted(offline_adds)  # each, before the pool is restored
+    # the pool is filled (master + 2) by the first nodes, added last and online
+    assert sorted(e[1] for e in log[restore:] if e[0] == "add") == ["node2", "node3"]
+    assert not [e for e in log[restore:] if e[0] == "offline"]
+    assert log[-1] == ("online",)  # last, keeping none offline
+    assert counted == [[4, 4], [2, 2]]
+    assert "pool=3" in state.read_text()  # what an interrupted join restores
 
 
-def test_a_node_that_fails_to_join_is_named_and_the_others_come_online():
-    spec = ClusterSpec(nodes=5, init_params={"candidate_pool_size": 2})
-    master = FakeMaster(failing={"node4"})
+def test_an_interrupted_join_restores_the_pool_it_saved_not_the_one_it_left(tmp_path):
+    spec = ClusterSpec(nodes=4)
+    master = FakeMaster(pool=1, roles={"node1": "M", "node2": "O"})
+    j, _ = joiner(master)
+    state = tmp_path / "join-unfinished"
+    state.write_text("pid=1\npool=3\n")
+    j.linear("node1", spec, ["node3", "node4"], state)
+    assert ("pool", 3) in master.log and master.pool == 3
+    assert sorted(e[1] for e in master.log if e[0] == "add") == ["node3", "node4"]
+    assert master.log[-1] == ("online",)
+
+
+def test_a_node_that_fails_to_join_is_named_and_the_others_come_online(tmp_path):
+    spec = ClusterSpec(nodes=5)
+    master = FakeMaster(failing={"node4"}, pool=2)
     j, _ = joiner(master)
     with pytest.raises(OperationFailed) as info:
-        j.linear("node1", spec, spec.node_names[1:])
+        linear(j, master, spec, spec.node_names[1:], tmp_path)
     line = info.value.one_line()
     assert "node4: Failure: node4 did not answer" in line and "up" in line
     offlined = [n for entry in master.log if entry[0] == "offline" for n in entry[1:]]
     assert sorted(offlined) == ["node3", "node5"]  # those that joined
+    assert master.pool == 2  # restored
     assert master.log[-1] == ("online",)  # brought online despite the failure
 
 
-def test_the_cluster_files_offline_nodes_stay_offline():
+def test_the_cluster_files_offline_nodes_stay_offline(tmp_path):
     spec = ClusterSpec(nodes=4, node_settings={"node3": {"offline": True}})
     master = FakeMaster()
     j, _ = joiner(master)
-    j.linear("node1", spec, spec.node_names[1:])
+    linear(j, master, spec, spec.node_names[1:], tmp_path)
     offlined = [n for entry in master.log if entry[0] == "offline" for n in entry[1:]]
-    assert offlined == ["node3"]  # pool 10: the rest stay online as candidates
+    assert offlined == ["node3"]  # pool 10: the rest fill it
     assert master.log[-1] == ("online", "node3")
 
 
 def test_split_for_pool_counts_the_candidates_there_are_and_who_can_be_one():
-    spec = ClusterSpec(nodes=6, init_params={"candidate_pool_size": 4}, node_settings={
+    spec = ClusterSpec(nodes=6, node_settings={
         "node2": {"master_capable": False}, "node3": {"drained": True}})
     names = spec.node_names[1:]
-    assert join.split_for_pool(spec, names, 1) == (["node4", "node5", "node6"],
-                                                   ["node2", "node3"])
-    assert join.split_for_pool(spec, names, 3) == (["node4"], ["node2", "node3", "node5",
-                                                               "node6"])
-    assert join.split_for_pool(spec, names, 4)[0] == []
+    assert join.split_for_pool(spec, names, 1, 4) == (["node4", "node5", "node6"],
+                                                      ["node2", "node3"])
+    assert join.split_for_pool(spec, names, 3, 4) == (["node4"], ["node2", "node3", "node5",
+                                                                  "node6"])
+    assert join.split_for_pool(spec, names, 4, 4)[0] == []
 
 
 def test_sequential_sends_nothing_offline():
@@ -149,10 +179,10 @@ def test_counter_gives_rate_and_time_left_not_a_line_per_tick():
     assert duration(3725) == "1h02m"
 
 
-def test_finishing_a_join_first_sends_the_regular_nodes_it_left_online_offline():
-    spec = ClusterSpec(nodes=6, init_params={"candidate_pool_size": 2})
-    master = FakeMaster(roles={"node1": "M", "node2": "C", "node3": "R", "node4": "O"})
+def test_finishing_a_join_first_sends_the_regular_nodes_it_left_online_offline(tmp_path):
+    spec = ClusterSpec(nodes=6)
+    master = FakeMaster(roles={"node1": "M", "node2": "C", "node3": "R", "node4": "O"}, pool=2)
     j, _ = joiner(master)
-    j.linear("node1", spec, ["node5", "node6"])
+    linear(j, master, spec, ["node5", "node6"], tmp_path)
     assert master.log[0] == ("offline", "node3")
     assert ("add", "node5") in master.log and master.log[-1] == ("online",)

@@ -277,8 +277,9 @@ class Bootstrap:
         finish an interrupted linear join), then get the roles the cluster
         file asks (drained, offline) that an add cannot give."""
         if self.join == LINEAR or unfinished:
-            self.paths.unfinished_join.write_text(f"{os.getpid()}\n")
-            self.joiner.linear(master, spec, missing)
+            if not unfinished:  # else it holds what the join must restore
+                self.paths.unfinished_join.write_text(f"pid={os.getpid()}\n")
+            self.joiner.linear(master, spec, missing, self.paths.unfinished_join)
             self.paths.unfinished_join.unlink()
         else:
             self.joiner.sequential(master, spec, missing)

@@ -11,19 +11,24 @@ Ganeti's RPC layer skips offline nodes, so two ways are offered:
 ``linear``      (the default) the same adds, with the rest of the cluster
                 mostly offline, so that each costs O(1):
 
-  1. the nodes that will fill the candidate pool are added as usual and
-     stay online (they become candidates, exactly as node by node);
-  2. every other node: ``gnt-node add``, then ``OpNodeSetParams``
-     ``offline=True`` (submitted in batches as adds finish, never waited
-     for), so that the next adds fan out only to the candidates and the
-     few nodes not yet offline;
-  3. every node left offline that the cluster file does not want offline:
+  1. the candidate pool is set to 1 (the master counts; nobody is demoted),
+     so that no node added now becomes a candidate;
+  2. every node but those that will fill the pool: ``gnt-node add``, then
+     ``OpNodeSetParams offline=True`` (submitted in batches as adds
+     finish, at high priority so that they come before the adds waiting
+     for the cluster lock, never waited for): the next adds fan out only to
+     the master and the few nodes not yet offline;
+  3. the pool is set back to its size (nobody is promoted: every other
+     node is offline), and the nodes that fill it are added as usual and
+     stay online: they become candidates, as they would node by node;
+  4. every node left offline that the cluster file does not want offline:
      ``OpNodeSetParams offline=False``, in parallel jobs; the pool is full,
      so none is promoted, again as node by node.  Each brings the node's
      ssconf up to date (wconfd merges the pushes of parallel jobs).
 
-``<cluster>/join-unfinished`` exists from step 1 until step 3 is done: an
-``up`` cut anywhere in between leaves nodes offline, and the next ``up``
+``<cluster>/join-unfinished`` exists from step 1 until step 4 is done and
+holds the pool size to restore: an ``up`` cut anywhere in between leaves
+nodes offline (or the pool at 1), and the next ``up``
 (``completeness.missing`` sees the marker) finishes the job.  Only opcodes
 Ganeti documents (RAPI's ``/2/nodes/NAME/modify`` is the same opcode) and
 ``gnt-node add`` are used.
@@ -35,6 +40,7 @@ import json
 import os
 import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 from ..errors import OperationFailed
@@ -46,7 +52,6 @@ LINEAR, SEQUENTIAL = "linear", "sequential"
 WAYS = (LINEAR, SEQUENTIAL)
 DEFAULT_WAY = LINEAR
 NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
-DEFAULT_CANDIDATE_POOL = 10  # Ganeti's default --candidate-pool-size
 FLAGS_PER_JOB = 10  # OpNodeSetParams per job: a job process's start-up paid once per 10
 FLAGS_TIMEOUT = 1800.0
 
@@ -84,16 +89,12 @@ def wanted_offline(spec: ClusterSpec) -> list[str]:
     return [n for n in spec.node_names if spec.settings_of(n).get("offline")]
 
 
-def candidate_pool(spec: ClusterSpec) -> int:
-    return int(spec.init_params.get("candidate_pool_size", DEFAULT_CANDIDATE_POOL))
-
-
-def split_for_pool(spec: ClusterSpec, nodes: list[str], candidates_now: int) -> tuple[
-        list[str], list[str]]:
-    """(stay online, go offline after their add): the first nodes that can
-    be candidates fill the pool, as they would node by node; a node the
+def split_for_pool(spec: ClusterSpec, nodes: list[str], candidates_now: int,
+                   pool: int) -> tuple[list[str], list[str]]:
+    """(fill the pool, go offline after their add): the first nodes that
+    can be candidates fill the pool, as they would node by node; a node the
     cluster file wants offline never does (it goes offline anyway)."""
-    free = max(0, candidate_pool(spec) - candidates_now)
+    free = max(0, pool - candidates_now)
     online, offline = [], []
     for node in nodes:
         settings = spec.settings_of(node)
@@ -143,6 +144,19 @@ def node_jobs():
             if s in UNFINISHED and any(x.startswith(("NODE_ADD(", "NODE_SET_PARAMS("))
                                        for x in summary)]
 wait(node_jobs())
+if plan["mode"] == "pool":
+    # the pool size now; set to plan["size"] (after the node jobs: see join.py)
+    now = client.QueryClusterInfo()["candidate_pool_size"]
+    if plan.get("size") and plan["size"] != now:
+        op = opcodes.OpClusterSetParams(candidate_pool_size=plan["size"])
+        ((ok, job),) = client.SubmitManyJobs([[op]])
+        wait([job] if ok else [])
+        ((status,),) = client.QueryJobs([job], ["status"]) if ok else [["refused"]]
+        if status != "success":
+            print(json.dumps({"pool": now, "error": f"job {job}: {status}"}))
+            sys.exit(1)
+    print(json.dumps({"pool": now}))
+    sys.exit(0)
 master = client.QueryConfigValues(["master_node"])[0]
 def left():
     return [n for n, off in client.QueryNodes([], ["name", "offline"], False)
@@ -192,31 +206,62 @@ class Joiner:
     def sequential(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
         self.add_nodes(master, spec, nodes)
 
-    def linear(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
-        """Steps 1-3 of the module's docstring; ``nodes``: those to add (none
-        when an interrupted join is only being finished)."""
+    def linear(self, master: str, spec: ClusterSpec, nodes: list[str],
+               state: Path) -> None:
+        """Steps 1-4 of the module's docstring; ``nodes``: those to add (none
+        when an interrupted join is only being finished); ``state``: the
+        join-unfinished marker, where the pool size to restore is kept."""
+        pool = self.pool_to_restore(master, state)
         roles = self.roles(master)
         candidates = sum(1 for role in roles.values() if role in ("M", "C"))
-        online, offline = split_for_pool(spec, nodes, candidates)
+        fillers, others = split_for_pool(spec, nodes, candidates, pool)
         failed = None
         try:
             # Regular nodes an interrupted join left online would cost every add.
             regular = [name for name, role in roles.items() if role == "R"]
-            if offline and regular:
+            if others and regular:
                 self.progress(f"sending {len(regular)} joined regular node(s) offline "
                               "for the adds")
                 self.run_flags(master, {"mode": "offline", "nodes": regular})
-            if online:
-                self.progress(f"adding {len(online)} node(s) that fill the candidate pool")
-                self.add_nodes(master, spec, online)
-            if offline:
-                self.progress(f"adding {len(offline)} node(s), each offline right after its add")
-                self.add_nodes(master, spec, offline, offline_after=True)
+            if others:
+                self.set_pool(master, 1)
+                self.progress(f"adding {len(others)} node(s), each offline right after its add")
+                self.add_nodes(master, spec, others, offline_after=True)
+            self.set_pool(master, pool)
+            if fillers:
+                self.progress(f"adding {len(fillers)} node(s) that fill the candidate pool")
+                self.add_nodes(master, spec, fillers)
         except OperationFailed as exc:
             failed = exc  # the nodes that joined are brought online all the same
+            self.set_pool(master, pool)
         self.bring_online(master, spec)
         if failed:
             raise failed
+
+    def pool_to_restore(self, master: str, state: Path) -> int:
+        """The pool size before the join: kept in ``state`` (an interrupted
+        join may have left the pool at 1), else asked and kept there."""
+        for line in state.read_text().splitlines() if state.exists() else ():
+            if line.startswith("pool="):
+                return int(line.removeprefix("pool="))
+        pool = self.set_pool(master, None)
+        with open(state, "a") as out:
+            out.write(f"pool={pool}\n")
+        return pool
+
+    def set_pool(self, master: str, size: int | None) -> int:
+        """Set the candidate pool's size once the node jobs are over (None:
+        only ask); returns the size it had."""
+        result = self.commands.run(master, *flags_argv({"mode": "pool", "size": size}),
+                                   timeout=FLAGS_TIMEOUT)
+        answer = _json_tail(result.stdout)
+        if result.returncode != 0 or "pool" not in answer:
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            raise OperationFailed(
+                f"setting the candidate pool to {size} failed on {master}: "
+                f"{answer.get('error') or (lines[-1] if lines else result.returncode)}",
+                f"'{self.command('up')}' tries again")
+        return int(answer["pool"])
 
     def bring_online(self, master: str, spec: ClusterSpec) -> None:
         """Step 3: every offline node the cluster file does not want offline."""
