@@ -215,28 +215,30 @@ class Joiner:
         roles = self.roles(master)
         candidates = sum(1 for role in roles.values() if role in ("M", "C"))
         fillers, others = split_for_pool(spec, nodes, candidates, pool)
-        failed = None
-        try:
-            # Regular nodes an interrupted join left online would cost every add.
-            regular = [name for name, role in roles.items() if role == "R"]
-            if others and regular:
-                self.progress(f"sending {len(regular)} joined regular node(s) offline "
-                              "for the adds")
-                self.run_flags(master, {"mode": "offline", "nodes": regular})
-            if others:
-                self.set_pool(master, 1)
-                self.progress(f"adding {len(others)} node(s), each offline right after its add")
+        failures = []  # a node that fails to join stops none of the steps
+        # Regular nodes an interrupted join left online would cost every add.
+        regular = [name for name, role in roles.items() if role == "R"]
+        if others and regular:
+            self.progress(f"sending {len(regular)} joined regular node(s) offline "
+                          "for the adds")
+            self.run_flags(master, {"mode": "offline", "nodes": regular})
+        if others:
+            self.set_pool(master, 1)
+            self.progress(f"adding {len(others)} node(s), each offline right after its add")
+            try:
                 self.add_nodes(master, spec, others, offline_after=True)
-            self.set_pool(master, pool)
-            if fillers:
-                self.progress(f"adding {len(fillers)} node(s) that fill the candidate pool")
+            except OperationFailed as exc:
+                failures.append(exc)
+        self.set_pool(master, pool)
+        if fillers:
+            self.progress(f"adding {len(fillers)} node(s) that fill the candidate pool")
+            try:
                 self.add_nodes(master, spec, fillers)
-        except OperationFailed as exc:
-            failed = exc  # the nodes that joined are brought online all the same
-            self.set_pool(master, pool)
+            except OperationFailed as exc:
+                failures.append(exc)
         self.bring_online(master, spec)
-        if failed:
-            raise failed
+        if failures:
+            raise failures[0]
 
     def pool_to_restore(self, master: str, state: Path) -> int:
         """The pool size before the join: kept in ``state`` (an interrupted
