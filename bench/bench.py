@@ -581,16 +581,17 @@ def main() -> int:
               ["installation", "version", "join", "nodes", "wall (s)", "CPU (s)",
                "node adds (s)", "PSS total (MB)", "PSS per node (MB)",
                "Ganeti PSS per node (MB)", "load before", "load after"], rows)
-        fits = []
-        for (label, _), way in [(t, w) for t in trees for w in sizes]:
-            walls = {g["nodes"]: g["wall"] for g in growth_figures
-                     if g["installation"] == label and g["way"] == way}
-            fits += growth_rows(f"{label} {way}", walls)
-        if fits:
-            table("11b. wall = F + a*N + b*N^2 (least squares) per way; the N-th node's "
-                  "add costs about a + 2bN seconds",
-                  ["way", "F (s)", "a (s/node)", "b (s/node^2)", "add at 10", "add at 30",
-                   "add at 100"], fits)
+        for measure, what in (("wall", "wall"), ("cpu", "CPU seconds")):
+            fits = []
+            for (label, _), way in [(t, w) for t in trees for w in sizes]:
+                points = {g["nodes"]: g[measure] for g in growth_figures
+                          if g["installation"] == label and g["way"] == way}
+                fits += growth_rows(f"{label} {way}", points)
+            if fits:
+                table(f"11{'b' if measure == 'wall' else 'c'}. {what} = F + a*N + b*N^2 "
+                      "(least squares) per way; the N-th node's add costs about a + 2bN",
+                      ["way", "F (s)", "a (s/node)", "b (s/node^2)", "add at 10",
+                       "add at 30", "add at 100"], fits)
         return 0
     if args.seed:
         root = Path(tempfile.mkdtemp(prefix="vcb-"))
