@@ -187,3 +187,12 @@ def test_finishing_a_join_first_sends_the_regular_nodes_it_left_online_offline(t
     linear(j, master, spec, ["node5", "node6"], tmp_path)
     assert master.log[0] == ("offline", "node3")
     assert ("add", "node5") in master.log and master.log[-1] == ("online",)
+
+
+def test_a_few_missing_nodes_do_not_send_the_whole_cluster_offline(tmp_path):
+    roles = {"node1": "M", "node2": "C", **{f"node{i}": "R" for i in range(3, 40)}}
+    spec = ClusterSpec(nodes=41, network="198.18.0.0/16")
+    master = FakeMaster(roles=roles, pool=2)
+    j, _ = joiner(master)
+    linear(j, master, spec, ["node40", "node41"], tmp_path)
+    assert not [e for e in master.log if e[0] == "offline" and "node3" in e]

@@ -54,6 +54,9 @@ DEFAULT_WAY = LINEAR
 NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
 FLAGS_PER_JOB = 10  # OpNodeSetParams per job: a job process's start-up paid once per 10
 FLAGS_TIMEOUT = 1800.0
+# Finishing a join sends the regular nodes left online offline only when
+# there are at least 1/REGULARS_PER_ADD as many nodes to add.
+REGULARS_PER_ADD = 10
 
 # gnt-node add failures of its prerequisite checks that a busy machine can
 # cause and that leave the configuration untouched: worth one more try.
@@ -216,9 +219,12 @@ class Joiner:
         candidates = sum(1 for role in roles.values() if role in ("M", "C"))
         fillers, others = split_for_pool(spec, nodes, candidates, pool)
         failures = []  # a node that fails to join stops none of the steps
-        # Regular nodes an interrupted join left online would cost every add.
+        # Regular nodes an interrupted join left online would cost every add
+        # (about ten RPCs to each); bringing one back online costs about as
+        # much as one add's fan-outs to it (measured on 300 nodes: 11 min
+        # for 290, under load), so only for more than a few adds.
         regular = [name for name, role in roles.items() if role == "R"]
-        if others and regular:
+        if regular and len(others) * REGULARS_PER_ADD >= len(regular):
             self.progress(f"sending {len(regular)} joined regular node(s) offline "
                           "for the adds")
             self.run_flags(master, {"mode": "offline", "nodes": regular})
