@@ -50,6 +50,7 @@ With ``--modes isolated,shared`` tables 1 and 3 have a row per mode.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -143,6 +144,29 @@ def rss_by_kind(vc: VirtualCluster) -> dict[str, float]:
     return kinds
 
 
+def pss_by_kind(vc: VirtualCluster) -> dict[str, float]:
+    """PSS in MB (/proc/PID/smaps_rollup): pages shared by several
+    processes are divided among them, so the sum is what the cluster
+    really costs (RSS counts the daemons' shared libraries once per node)."""
+    kinds = {"ganeti": 0.0, "ours": 0.0}
+    for pid in cluster_pids(vc):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        pss = next((int(line.split()[1]) for line in rollup.splitlines()
+                    if line.startswith("Pss:")), 0)
+        kind = "ours" if cmd.startswith("vcluster-ns ") else "ganeti"
+        kinds[kind] += pss / 1024
+    return kinds
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min): the machine is shared."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def timed(argv: list[str], **kwargs) -> float:
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **kwargs)
@@ -199,12 +223,13 @@ def growth_rows(label: str, sizes_walls: dict[int, float]) -> list[list]:
 # -- the measurements --------------------------------------------------------
 
 def bring_up(root: Path, name: str, nodes: int, network: str,
-             mode: str = "isolated", ganeti_tree: str | None = None) -> tuple[VirtualCluster, dict]:
-    vc = VirtualCluster(name, root)
+             mode: str = "isolated", ganeti_tree: str | None = None,
+             join: str = "linear") -> tuple[VirtualCluster, dict]:
+    vc = VirtualCluster(name, root, progress=note)
     cpu0 = own_cpu()
     start = time.perf_counter()
     vc.up(ClusterSpec(name=name, nodes=nodes, network=network, instances=0,
-                      network_mode=mode, ganeti=ganeti_tree))
+                      network_mode=mode, ganeti=ganeti_tree), join=join)
     wall = time.perf_counter() - start
     own = own_cpu() - cpu0
     cpu = own + cpu_seconds(cluster_pids(vc))
@@ -366,6 +391,40 @@ def seed_run(root: Path, nodes: int, count: int, network: str) -> list:
     vc.destroy()
     return [nodes, count, running, f"{wall:.1f}", f"{seeding:.1f}",
             f"{running / seeding:.2f}" if seeding else "-"]
+
+
+def growth_run(root: Path, ways: list[str], sizes: dict[str, list[int]],
+           trees: list[tuple[str, str | None]], network: str) -> list[list]:
+    """Table 11: up at each size, each join way and Ganeti installation:
+    wall, CPU seconds (every process of the cluster and the clients),
+    idle PSS, and the load averages of the (shared) machine before and
+    after.  Rows as they come (note) and in the table; raw figures in
+    ``growth_figures`` for the fit and the plot."""
+    rows = []
+    for label, tree in trees:
+        for way in ways:
+            for n in sizes[way]:
+                before = load()
+                vc, f = bring_up(root, f"g{n}{way[0]}{len(rows)}", n, network,
+                                 ganeti_tree=tree, join=way)
+                after = load()
+                time.sleep(10)  # the daemons settle before their memory is read
+                pss = pss_by_kind(vc)
+                total = pss["ganeti"] + pss["ours"]
+                version = vc.spec().ganeti_version
+                row = [label, version, way, n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
+                       f"{f.get('node adds', 0):.1f}", f"{total:.0f}", f"{total / n:.1f}",
+                       f"{pss['ganeti'] / n:.1f}", before, after]
+                note(" | ".join(map(str, row)))
+                growth_figures.append({"installation": label, "version": version, "way": way,
+                                       "nodes": n, "wall": f["wall"], "cpu": f["cpu"],
+                                       "pss_total": total, "load": [before, after]})
+                rows.append(row)
+                vc.destroy()
+    return rows
+
+
+growth_figures: list[dict] = []
 
 
 def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
@@ -563,6 +622,13 @@ def main() -> int:
     parser.add_argument("--ganeti-trees", default=None, metavar="LABEL=PATH,...",
                         help="only table 8: bring-up and idle memory at --sizes on each "
                              "Ganeti installation (an empty PATH: the system's)")
+    parser.add_argument("--growth", default=None, metavar="WAY=N,N;WAY=N,...",
+                        help="only table 11 (and 11b, the fit): up of each join way at its "
+                             "sizes, e.g. 'linear=10,30,100,300;sequential=10,30', on each "
+                             "--ganeti-trees installation (default: the system's)")
+    parser.add_argument("--growth-json", default=None, metavar="FILE",
+                        help="with --growth: also write the figures as JSON (bench/plot.py "
+                             "draws them)")
     parser.add_argument("--qa", default=None, metavar="P,...",
                         help="only table 10: Ganeti's whole QA, P runs side by side "
                              "for each P (e.g. 1,2)")
@@ -596,6 +662,42 @@ def main() -> int:
                                 str(root / "clusters"), "--cluster", cluster.name,
                                 "destroy", "--yes"], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
+        return 0
+    if args.growth:
+        root = Path(tempfile.mkdtemp(prefix="vcb-"))
+        print(f"# vcluster-ns benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
+              f"{os.cpu_count()} cores, {os.uname().release}, load {load()}")
+        sizes = {}
+        for item in args.growth.split(";"):
+            way, _, numbers = item.partition("=")
+            sizes[way] = [int(n) for n in numbers.split(",") if n]
+        trees = parse_trees(args.ganeti_trees) if args.ganeti_trees else [("debian", None)]
+        try:
+            rows = growth_run(root, list(sizes), sizes, trees, args.network)
+        finally:
+            for path in root.iterdir():
+                vc = VirtualCluster(path.name, root)
+                if vc.exists():
+                    vc.destroy()
+            shutil.rmtree(root, ignore_errors=True)
+            if args.growth_json:
+                Path(args.growth_json).write_text(json.dumps(growth_figures, indent=1) + "\n")
+        table("11. up by join way: wall and CPU seconds, idle PSS; load averages "
+              "(1/5/15 min) of the shared machine before and after",
+              ["installation", "version", "join", "nodes", "wall (s)", "CPU (s)",
+               "node adds (s)", "PSS total (MB)", "PSS per node (MB)",
+               "Ganeti PSS per node (MB)", "load before", "load after"], rows)
+        for measure, what in (("wall", "wall"), ("cpu", "CPU seconds")):
+            fits = []
+            for (label, _), way in [(t, w) for t in trees for w in sizes]:
+                points = {g["nodes"]: g[measure] for g in growth_figures
+                          if g["installation"] == label and g["way"] == way}
+                fits += growth_rows(f"{label} {way}", points)
+            if fits:
+                table(f"11{'b' if measure == 'wall' else 'c'}. {what} = F + a*N + b*N^2 "
+                      "(least squares) per way; the N-th node's add costs about a + 2bN",
+                      ["way", "F (s)", "a (s/node)", "b (s/node^2)", "add at 10",
+                       "add at 30", "add at 100"], fits)
         return 0
     if args.seed:
         root = Path(tempfile.mkdtemp(prefix="vcb-"))

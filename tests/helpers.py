@@ -171,10 +171,14 @@ def incomplete(cli: Cli, nodes) -> list[str]:
     info = json.loads(cli("status", "--json").stdout)
     if info["state"] != "up":
         problems.append(f"state {info['state']}: {info.get('missing')}")
-    listed = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "name",
-                 check=False).stdout.split()
+    rows = [line.split() for line in cli("run", "master", "gnt-node", "list", "--no-headers",
+                                         "-o", "name,offline", check=False).stdout.splitlines()]
+    listed = [row[0] for row in rows if row]
     if sorted(listed) != sorted(nodes):
         problems.append(f"gnt-node list shows {listed}")
+    offline = [row[0] for row in rows if row[1:] == ["Y"]]
+    if offline:  # a linear join (ganeti/join.py) brings every node back online
+        problems.append(f"left offline: {offline}")
     has_mond = any(d["daemon"] == "ganeti-mond" for n in info["nodes"] for d in n["daemons"])
     for node in info["nodes"]:
         running = {d["daemon"] for d in node["daemons"] if d["state"] == "running"}

@@ -17,6 +17,8 @@ import click
 from . import policy, ui
 from .cluster import VirtualCluster
 from .errors import ExitCode, InvalidInput, VclusterError
+from .ganeti.join import DEFAULT_WAY as DEFAULT_JOIN
+from .ganeti.join import WAYS as JOIN_WAYS
 from .roots import ENV_DEFAULTS, cluster_option, default_root, root_option
 from .spec import (DEFAULT_INSTANCES, DEFAULT_NETWORK, DEFAULT_NETWORK_MODE, DEFAULT_NODES,
                    DEFAULT_WATCHER_INTERVAL, NETWORK_MODES)
@@ -35,13 +37,20 @@ class Context:
         self.cluster_name = cluster
         self.root = root
         self.start = time.monotonic()
+        self.verbose = False
 
     def progress(self, message: str) -> None:
         elapsed = time.monotonic() - self.start
         click.echo(f"[{elapsed:5.1f}s] {message}", err=True)
 
+    def detail(self, message: str) -> None:
+        """A line per node of long work: only with -v (a counter says the rest)."""
+        if self.verbose:
+            self.progress(message)
+
     def cluster(self) -> VirtualCluster:
-        return VirtualCluster(self.cluster_name, root_option(self.root), progress=self.progress)
+        return VirtualCluster(self.cluster_name, root_option(self.root), progress=self.progress,
+                              detail=self.detail)
 
 
 class Group(click.Group):
@@ -178,10 +187,22 @@ def main(ctx, cluster, root):
 @click.option("--dump-config", is_flag=True,
               help="Print the effective cluster file of this cluster (if it exists, else "
                    "of the one up would create) and exit.")
+@click.option("--node-adds", "join_way", type=click.Choice(JOIN_WAYS), default=DEFAULT_JOIN,
+              show_default=True,
+              help="How the nodes are added to Ganeti (--join is another thing: joining a "
+                   "slice to a cluster on another machine). linear: the candidates are added as usual, every "
+                   "other node goes offline right after its 'gnt-node add' and all come "
+                   "online together at the end, so each add costs the same (300 nodes in "
+                   "minutes); the cluster is the same. sequential: plain 'gnt-node add' "
+                   "while every node stays online (each add costs more than the last), to "
+                   "exercise gnt-node add itself.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="A progress line per node (default: a counter with a rate and the "
+                   "time left).")
 @click.pass_context
 def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
        network_mode, secondary_network, ganeti_tree, ganeti_extra, slice_, join, join_command,
-       as_json, no_init, snapshot_name, reset, cluster_file, dump_config):
+       as_json, no_init, snapshot_name, reset, cluster_file, dump_config, join_way, verbose):
     """Create (if needed) and start a cluster; return when Ganeti lists every node.
 
     On a cluster that is already up this says so and exits 0; one that is up
@@ -201,6 +222,7 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     if reset and not snapshot_name:
         raise click.UsageError("--reset needs --from-snapshot NAME")
     obj: Context = ctx.obj
+    obj.verbose = verbose
     options = dict(nodes=nodes, network=network, domain=domain, instances=instances,
                    watcher_interval=watcher_interval, rapi_port=rapi_port,
                    network_mode=network_mode, secondary_network=secondary_network,
@@ -220,7 +242,7 @@ def up(ctx, nodes, network, domain, instances, watcher_interval, rapi_port,
     if snapshot_name:
         started = vc.from_snapshot(snapshot_name, spec, given, reset=reset, init=not no_init)
     else:
-        started = vc.up(spec, given, init=not no_init)
+        started = vc.up(spec, given, init=not no_init, join=join_way)
     if as_json:
         click.echo(json.dumps({"started": started, **vc.status()}, indent=2))
         return

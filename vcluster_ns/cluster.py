@@ -58,7 +58,7 @@ def owner(method):
 
 class VirtualCluster:
     def __init__(self, name: str = roots.DEFAULT_CLUSTER, root: Path | None = None,
-                 progress: Progress = lambda msg: None):
+                 progress: Progress = lambda msg: None, detail: Progress = lambda msg: None):
         self.name = check_label("cluster name", name)
         if len(os.fsencode(HOSTNAME_PREFIX + name)) > MAX_HOSTNAME:
             raise InvalidInput(
@@ -69,6 +69,7 @@ class VirtualCluster:
         self.root = layout.check_root(self.given_root or default_root())
         self.paths = ClusterPaths(self.root / name)
         self.progress = progress
+        self.detail = detail  # one line per node of long work (up -v)
         self._lock = lifecycle.ClusterLock(self.root, name)
         self.steps = lifecycle.Recorder(self.paths.dir, owns=lambda: self._lock.held)
         self.commands = enter.NodeCommands(self._locate, self._env)
@@ -159,11 +160,12 @@ class VirtualCluster:
 
     @owner
     def up(self, spec: ClusterSpec | None = None, given: set[str] = frozenset(),
-           init: bool = True) -> bool:
+           init: bool = True, join: str = bootstrap.DEFAULT_WAY) -> bool:
         """Bring the cluster up; False if it already was, complete.
 
         ``given`` names the spec fields the user set explicitly (checked
-        against an existing cluster).  A cluster that runs but is
+        against an existing cluster); ``join``: how nodes join Ganeti
+        (ganeti/join.py: linear, or sequential node by node).  A cluster that runs but is
         incomplete (see ``missing``) is finished: init, node adds, daemons.
         Returns only with every node complete; otherwise it raises, saying
         what is still missing.
@@ -195,7 +197,7 @@ class VirtualCluster:
                 from .slices import wait_link
                 wait_link(spec, self.paths, self.run, self.progress, self.command)
             if init:
-                self._bootstrap(spec).run(spec)
+                self._bootstrap(spec, join).run(spec)
             with self.steps.step(lifecycle.FINISH):
                 lacking = lifecycle.settle(
                     lambda: self.missing(spec, init),
@@ -211,13 +213,14 @@ class VirtualCluster:
         lifecycle.set_phase(self.paths.dir, lifecycle.UP, init=int(init))
         return True
 
-    def _bootstrap(self, spec: ClusterSpec) -> bootstrap.Bootstrap:
+    def _bootstrap(self, spec: ClusterSpec,
+                   join: str = bootstrap.DEFAULT_WAY) -> bootstrap.Bootstrap:
         return bootstrap.Bootstrap(
             self.commands, self.paths, self.installation(spec), steps=self.steps,
             start_nodes=lambda names: self.call({"op": "nodes-start", "nodes": names},
                                                 timeout=BOOT_TIMEOUT),
             stop_node=lambda node: self.call({"op": "node-stop", "node": node, "kill": True}),
-            command=self.command, progress=self.progress)
+            command=self.command, progress=self.progress, detail=self.detail, join=join)
 
     # -- commands ----------------------------------------------------------
     def resolve_node(self, node: str) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 
 from . import lifecycle
 from .errors import VclusterError
-from .ganeti import bootstrap, daemons, ssconf
+from .ganeti import bootstrap, daemons, join, ssconf
 from .layout import ClusterPaths
 from .spec import ClusterSpec
 
@@ -44,7 +44,9 @@ def missing(paths: ClusterPaths, spec: ClusterSpec, call: Call, init: bool | Non
     if unfinished or not ssconf.is_initialised(master_root):
         return lifecycle.missing(False, unfinished, [], {})
     status = status or call({"op": "status"})
-    return lifecycle.missing(True, False, status["nodes"], expected(paths, spec))
+    return lifecycle.missing(True, False, status["nodes"], expected(paths, spec),
+                             unfinished_join=paths.unfinished_join.exists(),
+                             kept_offline=frozenset(join.wanted_offline(spec)))
 
 
 def start_missing(paths: ClusterPaths, spec: ClusterSpec, call: Call,

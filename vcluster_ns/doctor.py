@@ -24,9 +24,11 @@ from .errors import EnvironmentUnsupported, VclusterError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
-# Measured on Debian 12 with Ganeti 3.0 (see docs/performance.md).
-MB_PER_NODE = 75          # noded + confd + mond, plus our share
-MB_FIXED = 250            # master daemons, supervisor, launcher, init
+# Measured on Debian 12 with Ganeti 3.0 as PSS (/proc/PID/smaps_rollup:
+# shared pages counted once, divided among their users; RSS would count the
+# daemons' shared libraries once per node).  See docs/performance.md.
+MB_PER_NODE = 45          # noded 27.7 + mond 5.4 + confd 5.0, the node's anchor, slack
+MB_FIXED = 300            # master daemons (wconfd, luxid, rapi), supervisor, launcher
 # Measured: each confd holds one inotify instance, the master's luxid one and
 # rapi two; other programs of the same user need some too.
 INOTIFY_PER_NODE = 1
@@ -34,7 +36,19 @@ INOTIFY_FIXED = 16
 # Per-process open files of the supervisor: a pidfd and log per daemon, an
 # SSH-port listener per node.
 FDS_PER_NODE = 8
+# noded, confd, mond and the node's anchor, plus noded's forks per RPC.
 PROCS_PER_NODE = 6
+# Isolated mode: a network, mount and UTS namespace per node (measured);
+# user, pid and IPC namespaces are one per cluster.
+NAMESPACES_PER_NODE = {"net": 1, "mnt": 1, "uts": 1}
+NAMESPACES_FIXED = 8
+# The kernel's ARP table is one for all network namespaces (gc_thresh3 is
+# kernel-wide): the master's namespace holds an entry per node it talks
+# to, each node one for the master and a few peers; gnt-cluster verify
+# has every node reach every other (N^2 entries in isolated mode, for the
+# time of the test: measured 20 nodes, +290 entries).
+NEIGHBOURS_PER_NODE = 3
+NEIGHBOURS_SLACK = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +97,18 @@ class Machine:
     def rlimit(self, which: int) -> int:
         soft, _ = resource.getrlimit(which)
         return soft
+
+    def hard_rlimit(self, which: int) -> int:
+        _, hard = resource.getrlimit(which)
+        return hard
+
+    def neighbour_entries(self) -> int | None:
+        """Entries in the kernel's ARP table now (all namespaces, all users)."""
+        try:
+            lines = Path("/proc/net/stat/arp_cache").read_text().split("\n")
+            return int(lines[1].split()[0], 16)
+        except (OSError, ValueError, IndexError):
+            return None
 
     def userns_error(self) -> str | None:
         from .namespaces import probe_user_namespaces
@@ -254,7 +280,8 @@ def check_sysrq(m: Machine, nodes: int) -> Check:
 def check_memory(m: Machine, nodes: int) -> Check:
     need = MB_FIXED + MB_PER_NODE * nodes
     have = m.mem_available_mb()
-    detail = f"{nodes} nodes need about {need} MB, {have} MB available"
+    detail = (f"{nodes} nodes need about {need} MB idle ({MB_PER_NODE} MB PSS per node "
+              f"+ {MB_FIXED}), {have} MB available")
     if have < need:
         return Check("memory", FAIL, detail, "use fewer --nodes or free memory")
     if have < need * 1.5:
@@ -275,27 +302,74 @@ def check_inotify(m: Machine, nodes: int) -> Check:
 
 
 def check_limits(m: Machine, nodes: int) -> Check:
-    files = m.rlimit(resource.RLIMIT_NOFILE)
+    """Open files: ``up`` raises the soft limit to the hard one for the
+    cluster (launch.raise_open_files), so the hard one counts.  Processes
+    (RLIMIT_NPROC counts every task of the user, other clusters too)."""
+    files = m.hard_rlimit(resource.RLIMIT_NOFILE)
     procs = m.rlimit(resource.RLIMIT_NPROC)
     need_files, need_procs = FDS_PER_NODE * nodes + 256, PROCS_PER_NODE * nodes + 64
     infinite = resource.RLIM_INFINITY
-    problems = []
+    problems, fixes = [], []
     if files != infinite and files < need_files:
-        problems.append(f"open files {files} < {need_files} (ulimit -n {need_files * 2})")
+        problems.append(f"open files: hard limit {files} < {need_files}")
+        fixes.append(f"a hard 'nofile' of {need_files * 2} or more in "
+                     "/etc/security/limits.conf (ulimit -Hn), then log in again")
     if procs != infinite and procs < need_procs:
-        problems.append(f"processes {procs} < {need_procs} (ulimit -u {need_procs * 2})")
+        problems.append(f"processes {procs} < {need_procs}")
+        fixes.append(f"ulimit -u {need_procs * 2} (or 'nproc' in /etc/security/limits.conf)")
+    shown = f"{nodes} nodes need {need_files} open files and {need_procs} processes"
     if problems:
-        return Check("limits", FAIL, "; ".join(problems), "raise the limits shown")
-    return Check("limits", OK, f"open files {files}, processes "
-                 f"{'unlimited' if procs == infinite else procs}")
+        return Check("limits", FAIL, f"{shown}: " + "; ".join(problems), "; ".join(fixes))
+    return Check("limits", OK, f"{shown}: open files up to {files} (up raises the soft "
+                 f"limit to it), processes {'unlimited' if procs == infinite else procs}")
+
+
+def check_namespaces(m: Machine, nodes: int) -> Check:
+    """user.max_*_namespaces: per user, counted in every namespace above."""
+    problems, fixes = [], []
+    for kind, per_node in NAMESPACES_PER_NODE.items():
+        value = m.sysctl(f"user.max_{kind}_namespaces")
+        need = per_node * nodes + NAMESPACES_FIXED
+        if value is not None and int(value) < need:
+            problems.append(f"user.max_{kind}_namespaces = {value} < {need}")
+            fixes.append(f"sysctl -w user.max_{kind}_namespaces={need * 2}")
+    if problems:
+        return Check("namespaces", FAIL, f"{nodes} nodes: " + "; ".join(problems),
+                     "; ".join(fixes))
+    return Check("namespaces", OK, f"{nodes} nodes need about "
+                 f"{nodes + NAMESPACES_FIXED} network, mount and UTS namespaces: allowed")
+
+
+def check_neighbours(m: Machine, nodes: int) -> Check:
+    """The ARP table (kernel-wide, shared with every namespace): past
+    gc_thresh3 the kernel drops entries and Ganeti's RPCs time out."""
+    value = m.sysctl("net.ipv4.neigh.default.gc_thresh3")
+    if value is None:
+        return Check("neighbour table", WARN, "net.ipv4.neigh.default.gc_thresh3 unreadable")
+    now = m.neighbour_entries() or 0
+    need = NEIGHBOURS_PER_NODE * nodes + NEIGHBOURS_SLACK + now
+    detail = (f"net.ipv4.neigh.default.gc_thresh3 = {value} (kernel-wide, {now} in use), "
+              f"{nodes} nodes need about {need}")
+    if int(value) < need:
+        return Check("neighbour table", FAIL, detail,
+                     f"sysctl -w net.ipv4.neigh.default.gc_thresh3={need * 2} "
+                     f"(and gc_thresh2={need})")
+    verify = nodes * nodes + now
+    if int(value) < verify:
+        return Check("neighbour table", WARN, f"{detail}; gnt-cluster verify's node-to-node "
+                     f"test needs about {verify} at once in isolated mode",
+                     f"sysctl -w net.ipv4.neigh.default.gc_thresh3={verify} (and "
+                     f"gc_thresh2={verify // 2}), or --network-mode shared (no ARP)")
+    return Check("neighbour table", OK, detail)
 
 
 ALL: list[Callable[[Machine, int], Check]] = [
     check_userns, check_ganeti, check_noop_os, check_programs, check_links,
     check_netem, check_sysrq, check_memory, check_inotify, check_limits,
+    check_namespaces, check_neighbours,
 ]
 # What `up` checks before creating anything: cheap, and fatal when failing.
-FAST = [check_memory, check_inotify, check_limits]
+FAST = [check_memory, check_inotify, check_limits, check_namespaces, check_neighbours]
 
 
 def run_checks(nodes: int, machine: Machine | None = None,

@@ -15,6 +15,7 @@ with deadlines; neither knows Ganeti beyond the paths it is handed.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -50,11 +51,34 @@ def booted(paths: ClusterPaths) -> bool:
         return False
 
 
+def raise_open_files() -> tuple[int, int]:
+    """Raise this process's soft limit of open files to the hard one, so
+    that the cluster (which inherits it) does not hit the customary soft
+    1024 first: the supervisor holds a pidfd and a log per daemon and a
+    listener per node, Ganeti's daemons a socket per RPC.  Only this
+    process tree's own limit changes, nothing of the host's.  Returns
+    (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel caps it at fs.nr_open
+        try:
+            target = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            return soft, soft
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            return soft, soft  # as it was: doctor says what to do
+    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def start(paths: ClusterPaths, prepare: Callable[[], None],
           progress: Callable[[str], None] = lambda m: None) -> None:
     """Start the cluster in ``paths`` and wait until it has booted.
     ``prepare()`` writes the files of the cluster's installation first."""
     progress("starting namespaces and supervisor")
+    raise_open_files()
     prepare()
     remove_runtime_files(paths)
     with open(paths.supervisor_log, "ab") as logfile:

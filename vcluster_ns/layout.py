@@ -175,6 +175,12 @@ class ClusterPaths:
         """Present while Ganeti's init runs, and after it was interrupted."""
         return self.dir / "init-unfinished"
 
+    @property
+    def unfinished_join(self) -> Path:
+        """Present while a linear join (ganeti/join.py) may leave nodes
+        offline, and after it was interrupted."""
+        return self.dir / "join-unfinished"
+
     def node_root(self, node: str) -> Path:
         return self.dir / node
 

@@ -26,10 +26,11 @@ and the state is judged from what the cluster shows.
     created       made, never initialised, not running
     booting       namespaces and daemons starting (a command holds the lock)
     initialising  gnt-cluster init running
-    joining       gnt-node add running
+    joining       gnt-node add running (linear join: nodes briefly offline)
     up            running, and nothing is missing
     incomplete    running, but Ganeti is not initialised, nodes have not
-                  joined or daemons are missing (``up`` finishes the job)
+                  joined (or a join left them offline) or daemons are
+                  missing (``up`` finishes the job)
     stopping      down in progress
     down          not running
 
@@ -320,12 +321,16 @@ def init_wanted(record: tuple[str, int, dict[str, str]] | None) -> bool | None:
 
 
 def missing(initialised: bool, unfinished_init: bool, nodes: list[dict],
-            expected: dict[str, list[str]]) -> list[str]:
+            expected: dict[str, list[str]], unfinished_join: bool = False,
+            kept_offline: frozenset[str] = frozenset()) -> list[str]:
     """What a running cluster that should run Ganeti lacks, in words.
 
     ``nodes``: the supervisor's status of each node (name, role, stopped,
     daemons with their states); ``expected``: the daemons each node that
-    has joined should run (nodes not in it are not judged)."""
+    has joined should run (nodes not in it are not judged);
+    ``unfinished_join``: a linear join (ganeti/join.py) was cut short: the
+    nodes offline then, but those in ``kept_offline`` (the cluster file's),
+    are still to be brought online."""
     if unfinished_init:
         return ["Ganeti's init was interrupted"]
     if not initialised:
@@ -334,6 +339,11 @@ def missing(initialised: bool, unfinished_init: bool, nodes: list[dict],
     not_joined = [n["name"] for n in nodes if n["role"] == "not-joined"]
     if not_joined:
         what.append(f"{len(not_joined)} node(s) not joined: {some(not_joined)}")
+    if unfinished_join:
+        offline = [n["name"] for n in nodes
+                   if n["role"] == "offline" and n["name"] not in kept_offline]
+        what.append("the node join was interrupted" + (
+            f" ({len(offline)} node(s) left offline: {some(offline)})" if offline else ""))
     lacking = missing_daemons(nodes, expected)
     if lacking:
         what.append("daemons not running on " + some(

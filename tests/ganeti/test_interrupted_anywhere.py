@@ -1,6 +1,7 @@
 """Recovery holds at every point of a bring-up, not only at chosen ones.
 
-A whole ``up --nodes 3`` is timed once; then ``up`` is cut at points
+A whole ``up`` of 3 nodes (a candidate pool of 2: the linear join's every
+step is on the way, see ganeti/join.py) is timed once; then ``up`` is cut at points
 spread evenly over that length, alternately with SIGKILL (of ``up`` alone:
 a crash) and SIGINT (to its whole process group, as a terminal's Ctrl-C
 reaches it and every command it runs), and ``up`` runs once more.  Each run
@@ -26,15 +27,19 @@ pytestmark = pytest.mark.ganeti
 
 POINTS = int(os.environ.get("VCLUSTER_NS_CUT_POINTS", "10"))
 NODES = ("node1", "node2", "node3")
-UP = ("up", "--nodes", "3", "--watcher-interval", "0")
+# A candidate pool of 2, so that the default (linear) join goes through all
+# of its steps: the pool at 1, node3 added and sent offline, the pool back
+# to 2, node2 added, node3 online (ganeti/join.py).
+CLUSTER_FILE = "node_count = 3\n[cluster]\ncandidate_pool_size = 2\n"
+UP = ("up", "--watcher-interval", "0", "-f")  # + the cluster file's path
 
 
-def cut(cli: Cli, after: float, signum: int) -> tuple[bool, str]:
+def cut(cli: Cli, up: tuple[str, ...], after: float, signum: int) -> tuple[bool, str]:
     """Start ``up``, send ``signum`` ``after`` seconds into it; (hit, stderr).
     ``hit`` is False when ``up`` had ended before the cut."""
     err = cli.root.parent / "cut.err"
     with open(err, "w") as out:
-        proc = subprocess.Popen(cli.argv(*UP), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(cli.argv(*up), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=out, start_new_session=True)
     try:
         proc.wait(timeout=after)
@@ -49,23 +54,38 @@ def cut(cli: Cli, after: float, signum: int) -> tuple[bool, str]:
     return True, err.read_text()
 
 
+def pool_problems(cli: Cli) -> list[str]:
+    """The pool as asked (a cut join may have left it at 1), two candidates."""
+    info = cli("run", "master", "gnt-cluster", "info").stdout
+    roles = cli("run", "master", "gnt-node", "list", "--no-headers", "-o", "role").stdout
+    problems = []
+    if "candidate pool size: 2" not in info:
+        problems.append("candidate pool size is not 2")
+    if sorted(roles.split()) != ["C", "M", "R"]:
+        problems.append(f"roles {sorted(roles.split())}")
+    return problems
+
+
 def test_an_up_cut_anywhere_ends_whole_after_one_more_up(tmp_path_factory):
     before = HostSnapshot.take()
     cli = Cli(tmp_path_factory.mktemp("cut") / "clusters", unique_name("cut"))
+    cluster_file = cli.root.parent / "pool2.toml"
+    cluster_file.write_text(CLUSTER_FILE)
+    up = (*UP, str(cluster_file))
     start = time.monotonic()
-    cli(*UP)
+    cli(*up)
     length = time.monotonic() - start
     cli("destroy", "--yes")
     outcomes, hits = [], 0
     for i in range(POINTS):
         after = length * (0.03 + 0.9 * i / max(POINTS - 1, 1))
         signum = signal.SIGKILL if i % 2 == 0 else signal.SIGINT
-        hit, cut_err = cut(cli, after, signum)
+        hit, cut_err = cut(cli, up, after, signum)
         hits += hit
         again = cli("up", check=False)
         label = f"cut {i + 1}/{POINTS} at {after:.1f}s of {length:.1f}s by {signum.name}"
         if again.returncode == 0:
-            problems = incomplete(cli, NODES)
+            problems = incomplete(cli, NODES) + pool_problems(cli)
             outcomes.append((label, "whole" if not problems else f"INCOMPLETE {problems}",
                              again.stderr))
         else:

@@ -7,7 +7,7 @@ import pytest
 
 from vcluster_ns import clusterfile
 from vcluster_ns.errors import ExitCode, InvalidInput
-from vcluster_ns.ganeti import bootstrap
+from vcluster_ns.ganeti import bootstrap, join
 from vcluster_ns.spec import ClusterSpec
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "docs" / "examples").glob("*.toml"))
@@ -172,10 +172,10 @@ def test_groups_and_roles_become_commands():
         "node1": {"group": "rack2"},
         "node2": {"group": "rack2", "master_capable": False},
         "node3": {"drained": True, "offline": True}})
-    assert bootstrap.node_add_argv(spec, "node2")[-4:] == [
+    assert join.node_add_argv(spec, "node2")[-4:] == [
         "-g", "rack2", "--master-capable=no", "node2"]
-    assert bootstrap.node_add_argv(spec, "node3")[-3:] == ["-g", "default", "node3"]
-    assert "-g" not in bootstrap.node_add_argv(ClusterSpec(), "node3")
+    assert join.node_add_argv(spec, "node3")[-3:] == ["-g", "default", "node3"]
+    assert "-g" not in join.node_add_argv(ClusterSpec(), "node3")
     assert bootstrap.node_role_argvs(spec, "node3") == [
         ["gnt-node", "modify", "--force", "--drained=yes", "node3"],
         ["gnt-node", "modify", "--force", "--offline=yes", "node3"]]

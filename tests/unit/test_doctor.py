@@ -13,8 +13,9 @@ from vcluster_ns.errors import EnvironmentUnsupported
 class FakeMachine(doctor.Machine):
     def __init__(self, sysctls=None, packages=None, programs=None, mem=24000,
                  nofile=65536, nproc=100000, userns_error=None, links_error=None,
-                 files=(), netem_error=None):
-        self.sysctls = {"fs.inotify.max_user_instances": "128", **(sysctls or {})}
+                 files=(), netem_error=None, neighbours=100):
+        self.sysctls = {"fs.inotify.max_user_instances": "128",
+                        "net.ipv4.neigh.default.gc_thresh3": "1024", **(sysctls or {})}
         self.packages = {"ganeti": "3.0.2-3", "ganeti-os-noop": "0.2-5"} \
             if packages is None else packages
         self.programs = programs
@@ -24,6 +25,7 @@ class FakeMachine(doctor.Machine):
         self._links_error = links_error
         self._netem_error = netem_error
         self.files = set(files)
+        self.neighbours = neighbours
 
     def sysctl(self, name):
         return self.sysctls.get(name)
@@ -44,6 +46,12 @@ class FakeMachine(doctor.Machine):
 
     def rlimit(self, which):
         return self.limits[which]
+
+    def hard_rlimit(self, which):
+        return self.limits[which]
+
+    def neighbour_entries(self):
+        return self.neighbours
 
     def userns_error(self):
         return self._userns_error
@@ -152,3 +160,44 @@ def test_netem_probe_finds_tc_without_the_callers_path(monkeypatch):
     assert doctor.netem_error() != doctor.NO_TC  # found in BASE_PATH, not in PATH
     assert search_path("/usr/bin:/bin:/opt/x").split(":") == BASE_PATH.split(":") + ["/opt/x"]
     assert search_path("").split(":") == BASE_PATH.split(":")
+
+
+def test_limits_count_the_hard_open_files_limit_that_up_raises_to():
+    check = doctor.check_limits(FakeMachine(nofile=4096), 300)
+    assert check.status == doctor.OK and "4096" in check.detail
+    check = doctor.check_limits(FakeMachine(nofile=1024), 300)
+    assert check.status == doctor.FAIL
+    assert "hard limit 1024 < 2656" in check.detail and "limits.conf" in check.fix
+
+
+def test_namespace_limits_for_n_nodes():
+    machine = FakeMachine(sysctls={"user.max_net_namespaces": "100"})
+    assert doctor.check_namespaces(machine, 50).status == doctor.OK
+    check = doctor.check_namespaces(machine, 300)
+    assert check.status == doctor.FAIL
+    assert "user.max_net_namespaces = 100 < 308" in check.detail
+    assert "sysctl -w user.max_net_namespaces=616" in check.fix
+
+
+def test_neighbour_table_counts_what_other_clusters_hold():
+    assert doctor.check_neighbours(FakeMachine(neighbours=0), 20).status == doctor.OK
+    verify = doctor.check_neighbours(FakeMachine(neighbours=0), 100)
+    assert verify.status == doctor.WARN and "verify" in verify.detail
+    busy = doctor.check_neighbours(FakeMachine(neighbours=700), 100)
+    assert busy.status == doctor.FAIL and "700 in use" in busy.detail
+    assert "gc_thresh3=" in busy.fix
+
+
+def test_memory_is_counted_as_pss_per_node():
+    check = doctor.check_memory(FakeMachine(mem=24000), 300)
+    assert check.status == doctor.OK, check
+    assert f"{doctor.MB_FIXED + 300 * doctor.MB_PER_NODE} MB" in check.detail
+    assert doctor.check_memory(FakeMachine(mem=8000), 300).status == doctor.FAIL
+
+
+def test_up_refuses_a_size_a_limit_stops():
+    machine = FakeMachine(sysctls={"fs.inotify.max_user_instances": "8192",
+                                   "user.max_mnt_namespaces": "50"})
+    with pytest.raises(EnvironmentUnsupported) as info:
+        doctor.require(100, machine)
+    assert "user.max_mnt_namespaces" in info.value.one_line()

@@ -285,7 +285,7 @@ def test_doctor_names_what_a_tree_lacks(tmp_path):
 
 
 def test_node_add_and_instance_add_follow_the_version(tmp_path):
-    from vcluster_ns.ganeti.bootstrap import node_add_argv
+    from vcluster_ns.ganeti.join import node_add_argv
     inst = install.from_tree(fake_tree(tmp_path / "t", options='"--no-ssh-key-check"'))
     assert node_add_argv(ClusterSpec(), "node2", inst) == \
         ["gnt-node", "add", "--no-ssh-key-check", "node2"]

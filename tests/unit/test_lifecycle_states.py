@@ -49,6 +49,19 @@ def test_missing_daemons_of_joined_nodes_only():
         "daemons not running on node1 (confd), node2 (noded, confd)"]
 
 
+def test_an_interrupted_join_is_missing_until_its_offline_nodes_are_online():
+    nodes = [node("node1", "master"), node("node2", "offline"), node("node3", "offline"),
+             node("node4")]
+    running = {"node1": [], "node4": []}
+    assert lifecycle.missing(True, False, nodes, running) == []  # a user's offline nodes
+    assert lifecycle.missing(True, False, nodes, running, unfinished_join=True,
+                             kept_offline=frozenset({"node3"})) == [
+        "the node join was interrupted (1 node(s) left offline: node2)"]
+    # cut after the last node came online: still unfinished, up finishes it
+    assert lifecycle.missing(True, False, [node("node1", "master")], {},
+                             unfinished_join=True) == ["the node join was interrupted"]
+
+
 def test_a_failed_or_stopped_daemon_is_missing():
     n = node("node1")
     n["daemons"][1]["state"] = "failed"

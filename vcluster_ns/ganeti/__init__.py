@@ -10,8 +10,9 @@ Here:
 * ``ssconf``: what the nodes' ssconf files say (joined, the current
   master, roles);
 * ``rapi``: RAPI's user, password, certificate and target;
-* ``bootstrap``: ``gnt-cluster init``, ``gnt-node add``, finishing
+* ``bootstrap``: ``gnt-cluster init``, the node adds, finishing
   interrupted work;
+* ``join``: how nodes join, node by node or linearly (``up --node-adds``);
 * ``resources``, ``seed``, ``treecheck``: a node's memory and CPUs, a cluster
   file's instances, ``doctor --ganeti``;
 * ``qa``: Ganeti's own QA suite.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("daemons", "ssconf", "install", "bootstrap")
+_MODULES = ("daemons", "ssconf", "install", "bootstrap", "join")
 
 
 def __getattr__(name: str):

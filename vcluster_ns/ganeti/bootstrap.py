@@ -40,10 +40,10 @@ from ..layout import FILE_STORAGE_DIR, SHARED_FILE_STORAGE_DIR, ClusterPaths
 from ..netns import BRIDGE, PRIMARY_IFNAME
 from ..spec import DEFAULT_GROUP, ClusterSpec
 from .install import Installation
+from .join import DEFAULT_WAY, LINEAR, Joiner, secondary_ip_args
 from .ssconf import current_master, has_configuration, is_initialised
 
 BOOT_TIMEOUT = 300.0
-NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
 
 # vcluster-setup's policy, so that tiny test disks and memory sizes pass.
 IPOLICY_BOUNDS = (
@@ -51,11 +51,6 @@ IPOLICY_BOUNDS = (
     "/max:disk-size=1048576,cpu-count=8,disk-count=16,memory-size=32768,"
     "nic-count=8,spindle-use=12"
 )
-
-
-def secondary_ip_args(spec: ClusterSpec, node: str) -> list[str]:
-    ip = spec.node_secondary_ip(node)
-    return [] if ip is None else ["-s", str(ip)]
 
 
 def init_argv(spec: ClusterSpec, installation: Installation | None = None) -> list[str]:
@@ -120,21 +115,6 @@ def cluster_ip_route_argv(spec: ClusterSpec, action: str) -> list[str] | None:
     return ["ip", "route", action, "unreachable", f"{spec.cluster_ip}/32"]
 
 
-def node_add_argv(spec: ClusterSpec, node: str,
-                  installation: Installation | None = None) -> list[str]:
-    options = ["--no-ssh-key-check"]
-    if installation is not None:
-        options = [o for o in options if installation.accepts("gnt-node", o)]
-    # What the cluster file asks is not a refinement: never filtered out.
-    settings = spec.settings_of(node)
-    # With more than one group Ganeti wants the target named, default too.
-    if spec.groups:
-        options += ["-g", settings.get("group", DEFAULT_GROUP)]
-    if settings.get("master_capable") is False:
-        options.append("--master-capable=no")
-    return ["gnt-node", "add", *options, *secondary_ip_args(spec, node), node]
-
-
 def node_role_argvs(spec: ClusterSpec, node: str) -> list[list[str]]:
     """What ``gnt-node add`` cannot ask: a node that starts drained or
     offline is modified right after its add."""
@@ -155,15 +135,6 @@ def group_add_argvs(spec: ClusterSpec, existing: set[str]) -> list[list[str]]:
     if master_group != DEFAULT_GROUP and master_group not in existing:
         argvs.append(["gnt-group", "assign-nodes", "--force", master_group, spec.master_node])
     return argvs
-
-
-# gnt-node add failures of its prerequisite checks that a busy machine can
-# cause and that leave the configuration untouched: worth one more try.
-TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
-
-
-def is_transient_add_error(last_line: str) -> bool:
-    return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
 
 
 # What a node's var/lib/ganeti holds before init, and keeps: vcluster-ns's
@@ -235,7 +206,9 @@ class Bootstrap:
                  start_nodes: Callable[[list[str]], None],
                  stop_node: Callable[[str], None],
                  command: Callable[..., str],
-                 progress: Callable[[str], None] = lambda m: None):
+                 progress: Callable[[str], None] = lambda m: None,
+                 detail: Callable[[str], None] = lambda m: None,
+                 join: str = DEFAULT_WAY):
         self.commands = commands
         self.paths = paths
         self.installation = installation
@@ -244,6 +217,11 @@ class Bootstrap:
         self.stop_node = stop_node
         self.command = command
         self.progress = progress
+        self.join = join
+        from ..counter import Counter
+        self.joiner = Joiner(commands, installation, command=command, progress=progress,
+                             detail=detail,
+                             counter=lambda total, what: Counter(total, what, progress))
 
     def run(self, spec: ClusterSpec) -> None:
         first = spec.master_node
@@ -272,12 +250,12 @@ class Bootstrap:
             self.add_groups(master, spec)
         members = set(self.members(master))
         missing = [n for n in spec.node_names if n not in members]
-        if missing:
+        unfinished = self.paths.unfinished_join.exists()
+        if unfinished:
+            self.progress("an interrupted join left nodes offline: finishing it")
+        if missing or unfinished:
             with self.steps.step(lifecycle.JOIN):
-                self.add_nodes(master, spec, missing)
-                for node in missing:
-                    for argv in node_role_argvs(spec, node):
-                        self.run_checked(master, argv)
+                self.join_nodes(master, spec, missing, unfinished)
             # What the watcher would do after a node add: start the rest.
             self.progress(f"starting confd and mond on {len(missing)} new nodes")
             with self.steps.step(lifecycle.NEW_DAEMONS):
@@ -306,6 +284,25 @@ class Bootstrap:
             self.start_nodes([master])
         self.progress(f"joining the cluster of {spec.join} (master {master})")
         return master
+
+    def join_nodes(self, master: str, spec: ClusterSpec, missing: list[str],
+                   unfinished: bool) -> None:
+        """The missing nodes join (join.py: the way asked, or linear to
+        finish an interrupted linear join), then get the roles the cluster
+        file asks (drained, offline) that an add cannot give."""
+        # A joining slice adds its nodes the plain way: the linear way's
+        # pool changes and offline sends act on the whole cluster, which
+        # the master's slice owns (docs/slices.md).
+        if (self.join == LINEAR or unfinished) and not spec.joins:
+            if not unfinished:  # else it holds what the join must restore
+                self.paths.unfinished_join.write_text(f"pid={os.getpid()}\n")
+            self.joiner.linear(master, spec, missing, self.paths.unfinished_join)
+            self.paths.unfinished_join.unlink()
+        else:
+            self.joiner.sequential(master, spec, missing)
+        for node in missing:
+            for argv in node_role_argvs(spec, node):
+                self.run_checked(master, argv)
 
     def add_groups(self, master: str, spec: ClusterSpec) -> None:
         listing = self.commands.run(master, "gnt-group", "list", "--no-headers", "-o", "name")
@@ -382,54 +379,6 @@ class Bootstrap:
             if time.monotonic() > deadline:
                 raise MasterNotAnswering(master, self.command, result.stderr or result.stdout)
             time.sleep(0.5)
-
-    def add_nodes(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
-        """``gnt-node add`` for every node, several at a time.
-
-        Ganeti runs the NODE_ADD jobs one after another (they lock the
-        cluster), but the client side of each add (reaching the node,
-        node-daemon-setup, certificates) overlaps with the other jobs.
-        An add that fails its prerequisites for a passing reason (see
-        TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
-        """
-        import tempfile
-        pending, running, failures, done = list(nodes), {}, [], 0
-        retried: set[str] = set()
-        with open(os.devnull, "rb") as devnull:
-            while pending or running:
-                while pending and len(running) < NODE_ADD_PARALLEL:
-                    node = pending.pop(0)
-                    output = tempfile.TemporaryFile()
-                    argv = node_add_argv(spec, node, self.installation)
-                    bridge = self.commands.spawn(master, argv, stdin=devnull.fileno(),
-                                                 stdout=output.fileno(), stderr=output.fileno())
-                    running[bridge] = (node, output)
-                for bridge in list(running):
-                    pid, status = os.waitpid(bridge, os.WNOHANG)
-                    if pid == 0:
-                        continue
-                    node, output = running.pop(bridge)
-                    done += 1
-                    code = os.waitstatus_to_exitcode(status)
-                    output.seek(0)
-                    lines = output.read().decode(errors="replace").strip().splitlines()
-                    output.close()
-                    last = lines[-1] if lines else f"status {code}"
-                    if code != 0 and node not in retried and is_transient_add_error(last):
-                        retried.add(node)
-                        pending.append(node)
-                        done -= 1
-                        self.progress(f"gnt-node add {node}: {last}; trying once more")
-                        continue
-                    if code != 0:
-                        failures.append(f"{node}: {last}")
-                    self.progress(f"gnt-node add {node}: "
-                                     f"{'ok' if code == 0 else 'FAILED'} ({done}/{len(nodes)})")
-                time.sleep(0.05)
-        if failures:
-            raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
-                                  + (f" and {len(failures) - 1} more" if len(failures) > 1 else ""),
-                                  f"see '{self.command('logs', master)}'")
 
     def node_list(self, node: str) -> list[str]:
         result = self.commands.run(node, *node_list_argv())

@@ -1,0 +1,391 @@
+"""How the nodes join Ganeti: one ``gnt-node add`` after another, or linearly.
+
+A ``gnt-node add`` job holds the cluster lock and fans out about ten times
+to every *online* node (hooks, ancillary files, ssconf; see
+docs/performance.md): the N-th add costs O(N), a bring-up O(N^2).
+Ganeti's RPC layer skips offline nodes, so two ways are offered:
+
+``sequential``  ``gnt-node add`` for every node (several clients at once,
+                Ganeti runs their jobs one at a time): what exercises
+                ``gnt-node add`` itself.
+``linear``      (the default) the same adds, with the rest of the cluster
+                mostly offline, so that each costs O(1):
+
+  1. the candidate pool is set to 1 (the master counts; nobody is demoted),
+     so that no node added now becomes a candidate;
+  2. every node but those that will fill the pool: ``gnt-node add``, then
+     ``OpNodeSetParams offline=True`` (submitted in batches as adds
+     finish, at high priority so that they come before the adds waiting
+     for the cluster lock, never waited for): the next adds fan out only to
+     the master and the few nodes not yet offline;
+  3. the pool is set back to its size (nobody is promoted: every other
+     node is offline), and the nodes that fill it are added as usual and
+     stay online: they become candidates, as they would node by node;
+  4. every node left offline that the cluster file does not want offline:
+     ``OpNodeSetParams offline=False``, in parallel jobs; the pool is full,
+     so none is promoted, again as node by node.  Each brings the node's
+     ssconf up to date (wconfd merges the pushes of parallel jobs).
+
+``<cluster>/join-unfinished`` exists from step 1 until step 4 is done and
+holds the pool size to restore: an ``up`` cut anywhere in between leaves
+nodes offline (or the pool at 1), and the next ``up``
+(``completeness.missing`` sees the marker) finishes the job.  Only opcodes
+Ganeti documents (RAPI's ``/2/nodes/NAME/modify`` is the same opcode) and
+``gnt-node add`` are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..errors import OperationFailed
+from ..spec import DEFAULT_GROUP, ClusterSpec
+from .install import Installation
+from .seed import GANETI_PYTHON_DIR
+
+LINEAR, SEQUENTIAL = "linear", "sequential"
+WAYS = (LINEAR, SEQUENTIAL)
+DEFAULT_WAY = LINEAR
+NODE_ADD_PARALLEL = 8  # gnt-node add clients at once (Ganeti queues their jobs)
+FLAGS_PER_JOB = 10  # OpNodeSetParams per job: a job process's start-up paid once per 10
+FLAGS_TIMEOUT = 1800.0
+# Finishing a join sends the regular nodes left online offline only when
+# there are at least 1/REGULARS_PER_ADD as many nodes to add.
+REGULARS_PER_ADD = 10
+
+# gnt-node add failures of its prerequisite checks that a busy machine can
+# cause and that leave the configuration untouched: worth one more try.
+TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
+
+
+def is_transient_add_error(last_line: str) -> bool:
+    return any(text in last_line for text in TRANSIENT_ADD_ERRORS)
+
+
+def secondary_ip_args(spec: ClusterSpec, node: str) -> list[str]:
+    ip = spec.node_secondary_ip(node)
+    return [] if ip is None else ["-s", str(ip)]
+
+
+def node_add_argv(spec: ClusterSpec, node: str,
+                  installation: Installation | None = None) -> list[str]:
+    options = ["--no-ssh-key-check"]
+    if installation is not None:
+        options = [o for o in options if installation.accepts("gnt-node", o)]
+    # What the cluster file asks is not a refinement: never filtered out.
+    settings = spec.settings_of(node)
+    # With more than one group Ganeti wants the target named, default too.
+    if spec.groups:
+        options += ["-g", settings.get("group", DEFAULT_GROUP)]
+    if settings.get("master_capable") is False:
+        options.append("--master-capable=no")
+    return ["gnt-node", "add", *options, *secondary_ip_args(spec, node), node]
+
+
+def wanted_offline(spec: ClusterSpec) -> list[str]:
+    """The nodes the cluster file wants offline: step 3 leaves them so."""
+    return [n for n in spec.node_names if spec.settings_of(n).get("offline")]
+
+
+def split_for_pool(spec: ClusterSpec, nodes: list[str], candidates_now: int,
+                   pool: int) -> tuple[list[str], list[str]]:
+    """(fill the pool, go offline after their add): the first nodes that
+    can be candidates fill the pool, as they would node by node; a node the
+    cluster file wants offline never does (it goes offline anyway)."""
+    free = max(0, pool - candidates_now)
+    online, offline = [], []
+    for node in nodes:
+        settings = spec.settings_of(node)
+        can = settings.get("master_capable") is not False and not settings.get("offline") \
+            and not settings.get("drained")
+        if can and free:
+            online.append(node)
+            free -= 1
+        else:
+            offline.append(node)
+    return online, offline
+
+
+# Run on the master with Ganeti's own Python: OpNodeSetParams for nodes, in
+# jobs of FLAGS_PER_JOB opcodes (one luxi SubmitManyJobs call).
+#   mode "offline": submit offline=True for plan["nodes"], print the job ids.
+#   mode "online":  wait for the node adds and flag changes still queued or
+#     running, then offline=False for every offline node but plan["keep"];
+#     wait, retry once what failed, print what is still offline.
+FLAGS_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, %(pythondir)r)
+from ganeti import cli, opcodes
+plan = json.loads(sys.argv[1])
+client = cli.GetClient()
+UNFINISHED = ("queued", "waiting", "running", "canceling")
+def submit(nodes, offline):
+    # High priority (the highest a submission may ask): taken before the
+    # node adds queued meanwhile, so that a node is offline for the next adds.
+    ops = [opcodes.OpNodeSetParams(node_name=n, offline=offline, force=True,
+                                   priority=plan["priority"]) for n in nodes]
+    per = plan["per_job"]
+    answers = client.SubmitManyJobs([ops[i:i + per] for i in range(0, len(ops), per)])
+    refused = [str(job) for ok, job in answers if not ok]
+    if refused:
+        print(json.dumps({"refused": refused}))
+        sys.exit(1)
+    return [job for ok, job in answers]
+def wait(ids):
+    while ids and any(s in UNFINISHED for (s,) in client.QueryJobs(ids, ["status"])):
+        time.sleep(0.5)
+if plan["mode"] == "offline":
+    print(json.dumps({"jobs": submit(plan["nodes"], True)}))
+    sys.exit(0)
+def node_jobs():
+    return [j for j, s, summary in client.QueryJobs(None, ["id", "status", "summary"])
+            if s in UNFINISHED and any(x.startswith(("NODE_ADD(", "NODE_SET_PARAMS("))
+                                       for x in summary)]
+wait(node_jobs())
+if plan["mode"] == "pool":
+    # the pool size now; set to plan["size"] (after the node jobs: see join.py)
+    now = client.QueryClusterInfo()["candidate_pool_size"]
+    if plan.get("size") and plan["size"] != now:
+        op = opcodes.OpClusterSetParams(candidate_pool_size=plan["size"])
+        ((ok, job),) = client.SubmitManyJobs([[op]])
+        wait([job] if ok else [])
+        ((status,),) = client.QueryJobs([job], ["status"]) if ok else [["refused"]]
+        if status != "success":
+            print(json.dumps({"pool": now, "error": f"job {job}: {status}"}))
+            sys.exit(1)
+    print(json.dumps({"pool": now}))
+    sys.exit(0)
+master = client.QueryConfigValues(["master_node"])[0]
+def left():
+    return [n for n, off in client.QueryNodes([], ["name", "offline"], False)
+            if off and n not in plan["keep"] and n != master]
+for attempt in range(2):
+    nodes = left()
+    if not nodes:
+        break
+    wait(submit(nodes, False))
+print(json.dumps({"offline": left()}))
+sys.exit(1 if left() else 0)
+"""
+
+
+# Job priorities a submission may ask (Ganeti's OP_PRIO_SUBMIT_VALID: high,
+# normal, low): offlining comes before the adds waiting for the cluster lock.
+FLAGS_PRIORITY = -10
+
+
+def flags_argv(plan: dict) -> list[str]:
+    return ["python3", "-c", FLAGS_SCRIPT % {"pythondir": GANETI_PYTHON_DIR},
+            json.dumps({"per_job": FLAGS_PER_JOB, "priority": FLAGS_PRIORITY, **plan})]
+
+
+class Joiner:
+    """Adds nodes to the cluster whose master is ``master``.
+
+    ``commands``: enter.NodeCommands; ``progress(msg)``: the summary lines,
+    ``detail(msg)``: one line per node (shown with ``up -v``);
+    ``counter(total, what)``: a ui.Counter-like object (``tick(ok)``,
+    ``done()``) that turns ticks into a rate and the time left.
+    """
+
+    def __init__(self, commands, installation: Installation | None, *,
+                 command: Callable[..., str],
+                 progress: Callable[[str], None] = lambda m: None,
+                 detail: Callable[[str], None] = lambda m: None,
+                 counter: Callable[[int, str], object] | None = None):
+        self.commands = commands
+        self.installation = installation
+        self.command = command
+        self.progress = progress
+        self.detail = detail
+        self.counter = counter
+
+    # -- the ways ------------------------------------------------------------
+    def sequential(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
+        self.add_nodes(master, spec, nodes)
+
+    def linear(self, master: str, spec: ClusterSpec, nodes: list[str],
+               state: Path) -> None:
+        """Steps 1-4 of the module's docstring; ``nodes``: those to add (none
+        when an interrupted join is only being finished); ``state``: the
+        join-unfinished marker, where the pool size to restore is kept."""
+        pool = self.pool_to_restore(master, state)
+        roles = self.roles(master)
+        candidates = sum(1 for role in roles.values() if role in ("M", "C"))
+        fillers, others = split_for_pool(spec, nodes, candidates, pool)
+        failures = []  # a node that fails to join stops none of the steps
+        # Regular nodes an interrupted join left online would cost every add
+        # (about ten RPCs to each); bringing one back online costs about as
+        # much as one add's fan-outs to it (measured on 300 nodes: 11 min
+        # for 290, under load), so only for more than a few adds.
+        regular = [name for name, role in roles.items() if role == "R"]
+        if regular and len(others) * REGULARS_PER_ADD >= len(regular):
+            self.progress(f"sending {len(regular)} joined regular node(s) offline "
+                          "for the adds")
+            self.run_flags(master, {"mode": "offline", "nodes": regular})
+        if others:
+            self.set_pool(master, 1)
+            self.progress(f"adding {len(others)} node(s), each offline right after its add")
+            try:
+                self.add_nodes(master, spec, others, offline_after=True)
+            except OperationFailed as exc:
+                failures.append(exc)
+        self.set_pool(master, pool)
+        if fillers:
+            self.progress(f"adding {len(fillers)} node(s) that fill the candidate pool")
+            try:
+                self.add_nodes(master, spec, fillers)
+            except OperationFailed as exc:
+                failures.append(exc)
+        self.bring_online(master, spec)
+        if failures:
+            raise failures[0]
+
+    def pool_to_restore(self, master: str, state: Path) -> int:
+        """The pool size before the join: kept in ``state`` (an interrupted
+        join may have left the pool at 1), else asked and kept there."""
+        for line in state.read_text().splitlines() if state.exists() else ():
+            if line.startswith("pool="):
+                return int(line.removeprefix("pool="))
+        pool = self.set_pool(master, None)
+        with open(state, "a") as out:
+            out.write(f"pool={pool}\n")
+        return pool
+
+    def set_pool(self, master: str, size: int | None) -> int:
+        """Set the candidate pool's size once the node jobs are over (None:
+        only ask); returns the size it had."""
+        result = self.commands.run(master, *flags_argv({"mode": "pool", "size": size}),
+                                   timeout=FLAGS_TIMEOUT)
+        answer = _json_tail(result.stdout)
+        if result.returncode != 0 or "pool" not in answer:
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            raise OperationFailed(
+                f"setting the candidate pool to {size} failed on {master}: "
+                f"{answer.get('error') or (lines[-1] if lines else result.returncode)}",
+                f"'{self.command('up')}' tries again")
+        return int(answer["pool"])
+
+    def bring_online(self, master: str, spec: ClusterSpec) -> None:
+        """Step 3: every offline node the cluster file does not want offline."""
+        self.progress("bringing the offline nodes online (parallel jobs)")
+        result = self.commands.run(master, *flags_argv(
+            {"mode": "online", "keep": wanted_offline(spec)}), timeout=FLAGS_TIMEOUT)
+        if result.returncode != 0:
+            left = _json_tail(result.stdout).get("offline") or []
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            what = (f"{len(left)} node(s) stay offline: {', '.join(left[:5])}" if left
+                    else lines[-1] if lines else f"status {result.returncode}")
+            raise OperationFailed(f"bringing the new nodes online failed on {master}: {what}",
+                                  f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
+                                  f"'{self.command('up')}' tries again")
+
+    def roles(self, master: str) -> dict[str, str]:
+        """Each joined node's role letter (M, C, R, D, O), from the master."""
+        listing = self.commands.run(master, "gnt-node", "list", "--no-headers",
+                                    "-o", "name,role")
+        if listing.returncode != 0:
+            return {master: "M"}
+        return dict(line.split()[:2] for line in listing.stdout.splitlines()
+                    if len(line.split()) >= 2)
+
+    def run_flags(self, master: str, plan: dict) -> None:
+        result = self.commands.run(master, *flags_argv(plan), timeout=FLAGS_TIMEOUT)
+        if result.returncode != 0:  # slower, not wrong: the nodes stay online
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            self.progress(f"sending nodes offline failed ({lines[-1] if lines else ''}): "
+                          "the adds go on, each costing more")
+
+    # -- the adds --------------------------------------------------------------
+    def add_nodes(self, master: str, spec: ClusterSpec, nodes: list[str],
+                  offline_after: bool = False) -> None:
+        """``gnt-node add`` for every node, several at a time.
+
+        Ganeti runs the NODE_ADD jobs one after another (they lock the
+        cluster), but the client side of each add (reaching the node,
+        node-daemon-setup, certificates) overlaps with the other jobs.
+        An add that fails its prerequisites for a passing reason (see
+        TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
+        With ``offline_after``, nodes that joined are sent offline in
+        batches: one submission at a time, of all that joined meanwhile.
+        A node that fails to join is reported after the others have.
+        """
+        pending, running, failures = list(nodes), {}, []
+        retried: set[str] = set()
+        joined: list[str] = []   # not yet sent offline
+        submitter = None         # (bridge pid, output file) of the offline submission
+        count = self.counter(len(nodes), "nodes added") if self.counter else None
+        with open(os.devnull, "rb") as devnull:
+            def spawn(argv):
+                output = tempfile.TemporaryFile()
+                bridge = self.commands.spawn(master, argv, stdin=devnull.fileno(),
+                                             stdout=output.fileno(), stderr=output.fileno())
+                return bridge, output
+
+            while pending or running or joined or submitter:
+                while pending and len(running) < NODE_ADD_PARALLEL:
+                    node = pending.pop(0)
+                    running[spawn(node_add_argv(spec, node, self.installation))] = node
+                for key in list(running):
+                    code, last = _finished(key)
+                    if code is None:
+                        continue
+                    node = running.pop(key)
+                    if code != 0 and node not in retried and is_transient_add_error(last):
+                        retried.add(node)
+                        pending.append(node)
+                        self.detail(f"gnt-node add {node}: {last}; trying once more")
+                        continue
+                    if code != 0:
+                        failures.append(f"{node}: {last}")
+                    elif offline_after:
+                        joined.append(node)
+                    self.detail(f"gnt-node add {node}: {'ok' if code == 0 else 'FAILED'}")
+                    if count:
+                        count.tick()
+                if submitter is not None:
+                    code, last = _finished(submitter)
+                    if code is not None:
+                        submitter = None
+                        if code != 0:  # slower, not wrong: the nodes stay online
+                            self.progress(f"sending nodes offline failed ({last}): the "
+                                          "adds go on, each costing more")
+                if joined and submitter is None:
+                    submitter = spawn(flags_argv({"mode": "offline", "nodes": joined}))
+                    joined = []
+                time.sleep(0.05)
+        if count:
+            count.done()
+        if failures:
+            raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
+                                  + (f" and {len(failures) - 1} more" if len(failures) > 1
+                                     else ""),
+                                  f"see '{self.command('logs', master)}'; the nodes that "
+                                  f"joined stay; '{self.command('up')}' tries the rest again")
+
+
+def _finished(key: tuple[int, object]) -> tuple[int | None, str]:
+    """(exit code, last output line) of a finished spawn, (None, '') if running."""
+    bridge, output = key
+    pid, status = os.waitpid(bridge, os.WNOHANG)
+    if pid == 0:
+        return None, ""
+    code = os.waitstatus_to_exitcode(status)
+    output.seek(0)
+    lines = output.read().decode(errors="replace").strip().splitlines()
+    output.close()
+    return code, lines[-1] if lines else f"status {code}"
+
+
+def _json_tail(text: str) -> dict:
+    for line in reversed(text.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return {}
