@@ -86,11 +86,11 @@ def cli(tmp_path_factory):
 
 
 def test_sigkill_of_up_during_node_adds_then_up_finishes(cli):
-    """The issue's case: killed right after the first add of five; the other
-    adds' jobs run on in Ganeti.  The next up must not say "up" before every
+    """The issue's case: killed right after the first add of five (-v gives a
+    line per add); the other adds' jobs run on in Ganeti.  The next up must not say "up" before every
     node runs its daemons (it once left a node without confd)."""
     nodes = {f"node{i}" for i in range(1, 6)}
-    interrupt_up_at(cli, "gnt-node add node", signal.SIGKILL, "--nodes", "5")
+    interrupt_up_at(cli, "gnt-node add node", signal.SIGKILL, "--nodes", "5", "-v")
     info = json.loads(cli("status", "--json").stdout)
     assert info["state"] in ("incomplete", "up"), info
     if info["state"] == "incomplete":
