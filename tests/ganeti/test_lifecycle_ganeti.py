@@ -87,8 +87,9 @@ def cli(tmp_path_factory):
 
 def test_sigkill_of_up_during_node_adds_then_up_finishes(cli):
     """The issue's case: killed right after the first add of five (-v gives a
-    line per add); the other adds' jobs run on in Ganeti.  The next up must not say "up" before every
-    node runs its daemons (it once left a node without confd)."""
+    line per add); the other adds' jobs run on in Ganeti.  The next up must
+    not say "up" before every node runs its daemons (it once left a node
+    without confd)."""
     nodes = {f"node{i}" for i in range(1, 6)}
     interrupt_up_at(cli, "gnt-node add node", signal.SIGKILL, "--nodes", "5", "-v")
     info = json.loads(cli("status", "--json").stdout)
