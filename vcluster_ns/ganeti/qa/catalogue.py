@@ -49,12 +49,12 @@ def _known_in(qa_source: str) -> set[str]:
         elif isinstance(node, (ast.List, ast.Tuple)):
             for elt in node.elts:
                 strings(elt)
-        elif isinstance(node, ast.Call) and _called(node) == "Either" and node.args:
+        elif isinstance(node, ast.Call) and called_name(node) == "Either" and node.args:
             strings(node.args[0])
 
     for node in ast.walk(ast.parse(qa_source)):
         if isinstance(node, ast.Call) and node.args and \
-                _called(node) in ("RunTestIf", "TestEnabled", "Either"):
+                called_name(node) in ("RunTestIf", "TestEnabled", "Either"):
             strings(node.args[0])
         elif isinstance(node, ast.Tuple) and len(node.elts) >= 2 and _is_table_entry(node):
             strings(node.elts[0])
@@ -72,7 +72,8 @@ def _is_table_entry(node: ast.Tuple) -> bool:
     return isinstance(second, ast.Attribute) and second.attr.startswith(("Test", "DT_"))
 
 
-def _called(call: ast.Call) -> str | None:
+def called_name(call: ast.Call) -> str | None:
+    """The name a call in QA's code calls (a plain or a dotted name)."""
     func = call.func
     if isinstance(func, ast.Name):
         return func.id

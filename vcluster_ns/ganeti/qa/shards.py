@@ -36,7 +36,7 @@ import ast
 import dataclasses
 import json
 
-from .catalogue import ALWAYS, Selection
+from .catalogue import ALWAYS, Selection, called_name
 from .timings import Timings, owner
 
 INSTANCE_BLOCK = "RunInstanceTests"
@@ -204,7 +204,7 @@ def _own_expressions(stmt):
 
 def _expression(node, gates: list[str], need) -> None:
     for call in ast.walk(node):
-        if isinstance(call, ast.Call) and _called(call) in ("RunTestIf", "TestEnabled") \
+        if isinstance(call, ast.Call) and called_name(call) in ("RunTestIf", "TestEnabled") \
                 and call.args:
             keys, all_of = _names(call.args[0])
             if not keys:
@@ -223,7 +223,7 @@ def _condition(test) -> tuple[list[str], bool]:
     negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
     inner = test.operand if negated else test
     if isinstance(inner, ast.Call):
-        if _called(inner) == "TestEnabled" and inner.args:
+        if called_name(inner) == "TestEnabled" and inner.args:
             keys, all_of = _names(inner.args[0])
             return (keys if all_of else []), negated
         if _is_rapi_enabled(inner.func):
@@ -250,7 +250,7 @@ def _names(node) -> tuple[list[str], bool]:
         return keys, True
     if _is_rapi_enabled(node):
         return ["rapi"], True
-    if isinstance(node, ast.Call) and _called(node) == "Either" and node.args:
+    if isinstance(node, ast.Call) and called_name(node) == "Either" and node.args:
         keys, _ = _names(node.args[0])
         return keys, False
     return [], True
@@ -259,15 +259,6 @@ def _names(node) -> tuple[list[str], bool]:
 def _is_rapi_enabled(node) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "Enabled" and \
         isinstance(node.value, ast.Name) and node.value.id == "qa_rapi"
-
-
-def _called(call: ast.Call) -> str | None:
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
 
 
 def _reachable(start: str, functions: dict) -> set[str]:
@@ -290,7 +281,7 @@ def _keys_in(function) -> set[str]:
     keys: set[str] = set()
     for node in ast.walk(function):
         if isinstance(node, ast.Call) and node.args and \
-                _called(node) in ("RunTestIf", "TestEnabled", "Either"):
+                called_name(node) in ("RunTestIf", "TestEnabled", "Either"):
             keys.update(_names(node.args[0])[0])
     return keys
 
