@@ -28,8 +28,9 @@ pytestmark = pytest.mark.ganeti
 POINTS = int(os.environ.get("VCLUSTER_NS_CUT_POINTS", "10"))
 NODES = ("node1", "node2", "node3")
 # A candidate pool of 2, so that the default (linear) join goes through all
-# of its steps: the pool at 1, node3 added and sent offline, the pool back
-# to 2, node2 added, node3 online (ganeti/join.py).
+# of its steps: the pool at 1, node2 and node3 added and each sent offline,
+# both brought online, node2 made a candidate, the pool back to 2
+# (ganeti/join.py).
 CLUSTER_FILE = "node_count = 3\n[cluster]\ncandidate_pool_size = 2\n"
 UP = ("up", "--watcher-interval", "0", "-f")  # + the cluster file's path
 

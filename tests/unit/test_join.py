@@ -18,44 +18,76 @@ from vcluster_ns.spec import ClusterSpec
 
 
 class FakeMaster:
-    """``gnt-node add NODE`` succeeds unless NODE is in ``failing``; the
-    flags script (offline submissions, bringing online) is recorded."""
+    """A master that keeps each node's role letter as Ganeti would:
+    ``gnt-node add NODE`` succeeds unless NODE is in ``failing`` (a new node
+    is a candidate while the pool has room); the flags script's modes
+    change roles and the pool, and are recorded in ``log``.  The offline
+    submitter is a real process reading standard input, as on a master."""
 
-    def __init__(self, failing=(), roles=None, pool=10):
+    def __init__(self, tmp_path, failing=(), roles=None, pool=10):
         self.failing = set(failing)
-        self.roles = roles or {"node1": "M"}
+        self.roles = dict(roles or {"node1": "M"})
         self.pool = pool
-        self.log: list[tuple[str, ...]] = []  # ("add", node) | ("added", node) | ...
+        self.log: list[tuple[str, ...]] = []  # ("add", node) | ("offline", ...) | ...
+        self.submitted = tmp_path / "submitted"
+        self.submitted.write_text("")
+        self.seen = 0
+
+    def candidates(self):
+        return sum(1 for role in self.roles.values() if role in ("M", "C"))
+
+    def sync(self):
+        """What the submitter has sent offline since last asked."""
+        names = self.submitted.read_text().split()
+        for name in names[self.seen:]:
+            self.log.append(("offline", name))
+            self.roles[name] = "O"
+        self.seen = len(names)
 
     def spawn(self, node, argv, stdin=None, stdout=None, stderr=None):
+        actions = [(os.POSIX_SPAWN_DUP2, stdout, 1)]
         if argv[:2] == ["gnt-node", "add"]:
+            self.sync()
             name = argv[-1]
             self.log.append(("add", name))
-            code, text = (1, f"Failure: {name} did not answer") if name in self.failing \
-                else (0, "ok")
+            if name in self.failing:
+                code, text = 1, f"Failure: {name} did not answer"
+            else:
+                code, text = 0, "ok"
+                capable = "--master-capable=no" not in argv
+                self.roles[name] = "C" if capable and self.candidates() < self.pool else "R"
+            script = f"echo '{text}'; exit {code}"
         else:
-            plan = json.loads(argv[-1])
-            self.log.append(("offline", *plan["nodes"]))
-            code, text = 0, json.dumps({"jobs": [1]})
-        return os.posix_spawn("/bin/sh", ["sh", "-c", f"echo '{text}'; exit {code}"],
-                              os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, stdout, 1)])
+            assert json.loads(argv[-1])["mode"] == "submitter"
+            actions.append((os.POSIX_SPAWN_DUP2, stdin, 0))
+            script = (f'while read n; do [ "$n" = END ] && break; echo "$n" >> {self.submitted}; '
+                      'done; echo \'{"jobs": [1]}\'')
+        return os.posix_spawn("/bin/sh", ["sh", "-c", script], os.environ, file_actions=actions)
 
     def run(self, node, *argv, timeout=None):
+        self.sync()
         if argv[:2] == ("gnt-node", "list"):
             return subprocess.CompletedProcess(
                 argv, 0, "".join(f"{n} {r}\n" for n, r in self.roles.items()), "")
         plan = json.loads(argv[-1])
+        answer = {}
         if plan["mode"] == "offline":
             self.log.append(("offline", *plan["nodes"]))
-            return subprocess.CompletedProcess(argv, 0, json.dumps({"jobs": [1]}), "")
-        if plan["mode"] == "pool":
-            before = self.pool
+            self.roles.update({n: "O" for n in plan["nodes"]})
+        elif plan["mode"] == "pool":
+            answer = {"pool": self.pool}
             if plan["size"]:
                 self.log.append(("pool", plan["size"]))
                 self.pool = plan["size"]
-            return subprocess.CompletedProcess(argv, 0, json.dumps({"pool": before}), "")
-        self.log.append(("online", *sorted(plan["keep"])))
-        return subprocess.CompletedProcess(argv, 0, json.dumps({"offline": []}), "")
+        elif plan["mode"] == "promote":
+            self.log.append(("promote", *plan["nodes"]))
+            self.roles.update({n: "C" for n in plan["nodes"]})
+        else:
+            self.log.append(("online", *sorted(plan["keep"])))
+            for name, role in self.roles.items():
+                if role == "O" and name not in plan["keep"]:
+                    self.roles[name] = "C" if self.candidates() < self.pool else "R"
+        return subprocess.CompletedProcess(argv, 0, json.dumps(answer), "")
 
 
 def joiner(master):
@@ -87,77 +119,102 @@ def linear(j, master, spec, nodes, tmp_path):
     return state
 
 
-def test_linear_shrinks_the_pool_adds_offline_then_fills_the_pool_then_all_online(tmp_path):
+def test_linear_shrinks_the_pool_adds_offline_brings_online_then_promotes(tmp_path):
     spec = ClusterSpec(nodes=7)
-    master = FakeMaster(pool=3)
+    master = FakeMaster(tmp_path, pool=3)
     j, counted = joiner(master)
     state = linear(j, master, spec, spec.node_names[1:], tmp_path)
     log = master.log
     assert log[0] == ("pool", 1)
-    restore = log.index(("pool", 3))
-    offline_adds = [e[1] for e in log[:restore] if e[0] == "add"]
-    assert sorted(offline_adds) == ["node4", "node5", "node6", "node7"]
-    offlined = [n for e in log[:restore] if e[0] == "offline" for n in e[1:]]
-    assert sorted(offlined) == sorted(offline_adds)  # each, before the pool is restored
-    # the pool is filled (master + 2) by the first nodes, added last and online
-    assert sorted(e[1] for e in log[restore:] if e[0] == "add") == ["node2", "node3"]
-    assert not [e for e in log[restore:] if e[0] == "offline"]
-    assert log[-1] == ("online",)  # last, keeping none offline
-    assert counted == [[4, 4], [2, 2]]
+    online = log.index(("online",))  # keeping none offline
+    assert sorted(finished_adds(log[:online])) == spec.node_names[1:]
+    offlined = [n for e in log[:online] if e[0] == "offline" for n in e[1:]]
+    assert sorted(offlined) == spec.node_names[1:]  # each, right after its add
+    for node in spec.node_names[1:]:  # never before its add
+        assert log.index(("add", node)) < log.index(("offline", node))
+    # with the pool at 1 nobody was promoted; then those that would have
+    # filled it node by node (master + 2) are, and the pool is restored
+    assert log[online + 1:] == [("promote", "node2", "node3"), ("pool", 3)]
+    assert master.roles == {"node1": "M", "node2": "C", "node3": "C", "node4": "R",
+                            "node5": "R", "node6": "R", "node7": "R"}
+    assert counted == [[6, 6]]
     assert "pool=3" in state.read_text()  # what an interrupted join restores
+
+
+def test_the_roles_are_those_of_node_by_node_adds(tmp_path):
+    spec = ClusterSpec(nodes=8, node_settings={"node2": {"master_capable": False}})
+    (tmp_path / "by-node").mkdir()
+    by_node = FakeMaster(tmp_path / "by-node", pool=4)
+    j, _ = joiner(by_node)
+    j.sequential("node1", spec, spec.node_names[1:])
+    linear_master = FakeMaster(tmp_path, pool=4)
+    j, _ = joiner(linear_master)
+    linear(j, linear_master, spec, spec.node_names[1:], tmp_path)
+    assert by_node.roles["node2"] == "R"
+    assert linear_master.roles == by_node.roles
 
 
 def test_an_interrupted_join_restores_the_pool_it_saved_not_the_one_it_left(tmp_path):
     spec = ClusterSpec(nodes=4)
-    master = FakeMaster(pool=1, roles={"node1": "M", "node2": "O"})
+    master = FakeMaster(tmp_path, pool=1, roles={"node1": "M", "node2": "O"})
     j, _ = joiner(master)
     state = tmp_path / "join-unfinished"
     state.write_text("pid=1\npool=3\n")
     j.linear("node1", spec, ["node3", "node4"], state)
-    assert ("pool", 3) in master.log and master.pool == 3
-    assert sorted(e[1] for e in master.log if e[0] == "add") == ["node3", "node4"]
-    assert master.log[-1] == ("online",)
+    assert master.log[-1] == ("pool", 3) and master.pool == 3
+    assert sorted(finished_adds(master.log)) == ["node3", "node4"]
+    assert ("promote", "node2", "node3") in master.log
+
+
+def test_finishing_a_join_with_no_adds_left_brings_online_and_promotes(tmp_path):
+    spec = ClusterSpec(nodes=4)
+    master = FakeMaster(tmp_path, pool=1,
+                        roles={"node1": "M", "node2": "O", "node3": "O", "node4": "O"})
+    j, _ = joiner(master)
+    state = tmp_path / "join-unfinished"
+    state.write_text("pid=1\npool=2\n")
+    j.linear("node1", spec, [], state)
+    assert finished_adds(master.log) == []
+    assert master.roles == {"node1": "M", "node2": "C", "node3": "R", "node4": "R"}
 
 
 def test_a_node_that_fails_to_join_is_named_and_the_others_come_online(tmp_path):
     spec = ClusterSpec(nodes=5)
-    master = FakeMaster(failing={"node4"}, pool=2)
+    master = FakeMaster(tmp_path, failing={"node4"}, pool=2)
     j, _ = joiner(master)
     with pytest.raises(OperationFailed) as info:
         linear(j, master, spec, spec.node_names[1:], tmp_path)
     line = info.value.one_line()
     assert "node4: Failure: node4 did not answer" in line and "up" in line
     offlined = [n for entry in master.log if entry[0] == "offline" for n in entry[1:]]
-    assert sorted(offlined) == ["node3", "node5"]  # those that joined
-    assert ("add", "node2") in master.log  # the pool is filled all the same
+    assert sorted(offlined) == ["node2", "node3", "node5"]  # those that joined
     assert master.pool == 2  # restored
-    assert master.log[-1] == ("online",)  # brought online despite the failure
+    assert master.roles == {"node1": "M", "node2": "C", "node3": "R", "node5": "R"}
 
 
-def test_the_cluster_files_offline_nodes_stay_offline(tmp_path):
-    spec = ClusterSpec(nodes=4, node_settings={"node3": {"offline": True}})
-    master = FakeMaster()
+def test_the_cluster_files_offline_nodes_stay_offline_and_are_never_promoted(tmp_path):
+    spec = ClusterSpec(nodes=4, node_settings={"node2": {"offline": True}})
+    master = FakeMaster(tmp_path, pool=2)
     j, _ = joiner(master)
     linear(j, master, spec, spec.node_names[1:], tmp_path)
-    offlined = [n for entry in master.log if entry[0] == "offline" for n in entry[1:]]
-    assert offlined == ["node3"]  # pool 10: the rest fill it
-    assert master.log[-1] == ("online", "node3")
+    assert ("online", "node2") in master.log
+    assert master.roles == {"node1": "M", "node2": "O", "node3": "C", "node4": "R"}
 
 
-def test_split_for_pool_counts_the_candidates_there_are_and_who_can_be_one():
+def test_would_be_candidates_counts_the_candidates_there_are_and_who_can_be_one():
     spec = ClusterSpec(nodes=6, node_settings={
         "node2": {"master_capable": False}, "node3": {"drained": True}})
-    names = spec.node_names[1:]
-    assert join.split_for_pool(spec, names, 1, 4) == (["node4", "node5", "node6"],
-                                                      ["node2", "node3"])
-    assert join.split_for_pool(spec, names, 3, 4) == (["node4"], ["node2", "node3", "node5",
-                                                                  "node6"])
-    assert join.split_for_pool(spec, names, 4, 4)[0] == []
+    roles = {"node1": "M", **{n: "R" for n in spec.node_names[1:]}}
+    assert join.would_be_candidates(spec, roles, 4) == ["node4", "node5", "node6"]
+    assert join.would_be_candidates(spec, {**roles, "node5": "C", "node6": "C"}, 4) == \
+        ["node4"]
+    assert join.would_be_candidates(spec, {**roles, "node4": "O"}, 10) == ["node5", "node6"]
+    assert join.would_be_candidates(spec, roles, 1) == []
 
 
-def test_sequential_sends_nothing_offline():
+def test_sequential_sends_nothing_offline(tmp_path):
     spec = ClusterSpec(nodes=14)
-    master = FakeMaster()
+    master = FakeMaster(tmp_path)
     j, _ = joiner(master)
     j.sequential("node1", spec, spec.node_names[1:])
     assert sorted(finished_adds(master.log)) == sorted(spec.node_names[1:])
@@ -182,17 +239,19 @@ def test_counter_gives_rate_and_time_left_not_a_line_per_tick():
 
 def test_finishing_a_join_first_sends_the_regular_nodes_it_left_online_offline(tmp_path):
     spec = ClusterSpec(nodes=6)
-    master = FakeMaster(roles={"node1": "M", "node2": "C", "node3": "R", "node4": "O"}, pool=2)
+    master = FakeMaster(tmp_path, roles={"node1": "M", "node2": "C", "node3": "R",
+                                         "node4": "O"}, pool=2)
     j, _ = joiner(master)
     linear(j, master, spec, ["node5", "node6"], tmp_path)
     assert master.log[0] == ("offline", "node3")
-    assert ("add", "node5") in master.log and master.log[-1] == ("online",)
+    assert ("add", "node5") in master.log and master.log[-1] == ("pool", 2)
+    assert master.roles == {"node1": "M", "node2": "C", **{f"node{i}": "R" for i in range(3, 7)}}
 
 
 def test_a_few_missing_nodes_do_not_send_the_whole_cluster_offline(tmp_path):
     roles = {"node1": "M", "node2": "C", **{f"node{i}": "R" for i in range(3, 40)}}
     spec = ClusterSpec(nodes=41, network="198.18.0.0/16")
-    master = FakeMaster(roles=roles, pool=2)
+    master = FakeMaster(tmp_path, roles=roles, pool=2)
     j, _ = joiner(master)
     linear(j, master, spec, ["node40", "node41"], tmp_path)
     assert not [e for e in master.log if e[0] == "offline" and "node3" in e]

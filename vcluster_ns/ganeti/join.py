@@ -13,20 +13,22 @@ Ganeti's RPC layer skips offline nodes, so two ways are offered:
 
   1. the candidate pool is set to 1 (the master counts; nobody is demoted),
      so that no node added now becomes a candidate;
-  2. every node but those that will fill the pool: ``gnt-node add``, then
-     ``OpNodeSetParams offline=True`` (submitted in batches as adds
-     finish, at high priority so that they come before the adds waiting
-     for the cluster lock, never waited for): the next adds fan out only to
-     the master and the few nodes not yet offline;
-  3. the pool is set back to its size (nobody is promoted: every other
-     node is offline), and the nodes that fill it are added as usual and
-     stay online: they become candidates, as they would node by node;
-  4. every node left offline that the cluster file does not want offline:
-     ``OpNodeSetParams offline=False``, in parallel jobs; the pool is full,
-     so none is promoted, again as node by node.  Each brings the node's
-     ssconf up to date (wconfd merges the pushes of parallel jobs).
+  2. every node: ``gnt-node add``, then ``OpNodeSetParams offline=True``,
+     submitted the moment its add ends by one submitter that stays on the
+     master for the whole step, at high priority so that it comes before
+     the adds waiting for the cluster lock: the next adds fan out only to
+     the master and the node or two not yet offline;
+  3. every node the cluster file does not want offline:
+     ``OpNodeSetParams offline=False``, in parallel jobs.  The pool (1) is
+     full, so nobody is promoted, and with the master the only candidate
+     no job file or configuration is copied to candidates meanwhile;
+  4. the nodes that would have filled the pool node by node (the first
+     ones that can be candidates, in the cluster file's order):
+     ``OpNodeSetParams master_candidate=True``;
+  5. the pool is set back to its size (it is full: nobody else is
+     promoted).
 
-``<cluster>/join-unfinished`` exists from step 1 until step 4 is done and
+``<cluster>/join-unfinished`` exists from step 1 until step 5 is done and
 holds the pool size to restore: an ``up`` cut anywhere in between leaves
 nodes offline (or the pool at 1), and the next ``up``
 (``completeness.missing`` sees the marker) finishes the job.  Only opcodes
@@ -40,6 +42,7 @@ import json
 import os
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
@@ -92,43 +95,48 @@ def wanted_offline(spec: ClusterSpec) -> list[str]:
     return [n for n in spec.node_names if spec.settings_of(n).get("offline")]
 
 
-def split_for_pool(spec: ClusterSpec, nodes: list[str], candidates_now: int,
-                   pool: int) -> tuple[list[str], list[str]]:
-    """(fill the pool, go offline after their add): the first nodes that
-    can be candidates fill the pool, as they would node by node; a node the
-    cluster file wants offline never does (it goes offline anyway)."""
-    free = max(0, pool - candidates_now)
-    online, offline = [], []
-    for node in nodes:
-        settings = spec.settings_of(node)
-        can = settings.get("master_capable") is not False and not settings.get("offline") \
-            and not settings.get("drained")
-        if can and free:
-            online.append(node)
-            free -= 1
-        else:
-            offline.append(node)
-    return online, offline
+def can_be_candidate(spec: ClusterSpec, node: str) -> bool:
+    settings = spec.settings_of(node)
+    return settings.get("master_capable") is not False and not settings.get("offline") \
+        and not settings.get("drained")
+
+
+def would_be_candidates(spec: ClusterSpec, roles: dict[str, str], pool: int) -> list[str]:
+    """The regular nodes that node-by-node adds would have made candidates:
+    the first ones, in the cluster file's order, that can be, as many as
+    the pool (``pool``) still lacks (``roles``: each joined node's role
+    letter; the master and candidates count)."""
+    free = max(0, pool - sum(1 for role in roles.values() if role in ("M", "C")))
+    eligible = [n for n in spec.node_names
+                if roles.get(n) == "R" and can_be_candidate(spec, n)]
+    return eligible[:free]
 
 
 # Run on the master with Ganeti's own Python: OpNodeSetParams for nodes, in
 # jobs of FLAGS_PER_JOB opcodes (one luxi SubmitManyJobs call).
 #   mode "offline": submit offline=True for plan["nodes"], print the job ids.
-#   mode "online":  wait for the node adds and flag changes still queued or
+#   mode "submitter": offline=True for each node named on standard input
+#     (a line each; whatever lines have come, in one submission) until a
+#     line "END" or the end of input; print the job ids.
+#   mode "pool": wait for the node jobs; set the pool to plan["size"] (None:
+#     only ask); print the size it had.
+#   mode "online": wait for the node adds and flag changes still queued or
 #     running, then offline=False for every offline node but plan["keep"];
 #     wait, retry once what failed, print what is still offline.
+#   mode "promote": master_candidate=True for plan["nodes"]; wait, print
+#     which are not candidates.
 FLAGS_SCRIPT = """
-import json, sys, time
+import json, os, select, sys, time
 sys.path.insert(0, %(pythondir)r)
 from ganeti import cli, opcodes
 plan = json.loads(sys.argv[1])
 client = cli.GetClient()
 UNFINISHED = ("queued", "waiting", "running", "canceling")
-def submit(nodes, offline):
+def submit(nodes, **flags):
     # High priority (the highest a submission may ask): taken before the
     # node adds queued meanwhile, so that a node is offline for the next adds.
-    ops = [opcodes.OpNodeSetParams(node_name=n, offline=offline, force=True,
-                                   priority=plan["priority"]) for n in nodes]
+    ops = [opcodes.OpNodeSetParams(node_name=n, force=True, priority=plan["priority"],
+                                   **flags) for n in nodes]
     per = plan["per_job"]
     answers = client.SubmitManyJobs([ops[i:i + per] for i in range(0, len(ops), per)])
     refused = [str(job) for ok, job in answers if not ok]
@@ -140,7 +148,25 @@ def wait(ids):
     while ids and any(s in UNFINISHED for (s,) in client.QueryJobs(ids, ["status"])):
         time.sleep(0.5)
 if plan["mode"] == "offline":
-    print(json.dumps({"jobs": submit(plan["nodes"], True)}))
+    print(json.dumps({"jobs": submit(plan["nodes"], offline=True)}))
+    sys.exit(0)
+if plan["mode"] == "submitter":
+    jobs, ended, pending = [], False, b""
+    while not ended:
+        chunk = os.read(0, 65536)
+        ended = not chunk
+        pending += chunk
+        while select.select([0], [], [], 0)[0] and not ended:  # all that has come
+            chunk = os.read(0, 65536)
+            ended = not chunk
+            pending += chunk
+        *lines, pending = pending.split(b"\\n")
+        names = [line.decode().strip() for line in lines if line.strip()]
+        ended = ended or "END" in names
+        names = [n for n in names if n != "END"]
+        if names:
+            jobs += submit(names, offline=True)
+    print(json.dumps({"jobs": jobs}))
     sys.exit(0)
 def node_jobs():
     return [j for j, s, summary in client.QueryJobs(None, ["id", "status", "summary"])
@@ -160,6 +186,12 @@ if plan["mode"] == "pool":
             sys.exit(1)
     print(json.dumps({"pool": now}))
     sys.exit(0)
+if plan["mode"] == "promote":
+    wait(submit(plan["nodes"], master_candidate=True))
+    left = [n for n, mc in client.QueryNodes(plan["nodes"], ["name", "master_candidate"], False)
+            if not mc]
+    print(json.dumps({"not_candidates": left}))
+    sys.exit(1 if left else 0)
 master = client.QueryConfigValues(["master_node"])[0]
 def left():
     return [n for n, off in client.QueryNodes([], ["name", "offline"], False)
@@ -168,7 +200,7 @@ for attempt in range(2):
     nodes = left()
     if not nodes:
         break
-    wait(submit(nodes, False))
+    wait(submit(nodes, offline=False))
 print(json.dumps({"offline": left()}))
 sys.exit(1 if left() else 0)
 """
@@ -211,38 +243,31 @@ class Joiner:
 
     def linear(self, master: str, spec: ClusterSpec, nodes: list[str],
                state: Path) -> None:
-        """Steps 1-4 of the module's docstring; ``nodes``: those to add (none
+        """Steps 1-5 of the module's docstring; ``nodes``: those to add (none
         when an interrupted join is only being finished); ``state``: the
-        join-unfinished marker, where the pool size to restore is kept."""
+        join-unfinished marker, where the pool size to restore is kept.
+        Every step is safe to repeat, so a join cut anywhere is finished by
+        running them all again."""
         pool = self.pool_to_restore(master, state)
-        roles = self.roles(master)
-        candidates = sum(1 for role in roles.values() if role in ("M", "C"))
-        fillers, others = split_for_pool(spec, nodes, candidates, pool)
         failures = []  # a node that fails to join stops none of the steps
         # Regular nodes an interrupted join left online would cost every add
         # (about ten RPCs to each); bringing one back online costs about as
-        # much as one add's fan-outs to it (measured on 300 nodes: 11 min
-        # for 290, under load), so only for more than a few adds.
-        regular = [name for name, role in roles.items() if role == "R"]
-        if regular and len(others) * REGULARS_PER_ADD >= len(regular):
+        # much as one add's fan-outs to it, so only for more than a few adds.
+        regular = [name for name, role in self.roles(master).items() if role == "R"]
+        if regular and len(nodes) * REGULARS_PER_ADD >= len(regular):
             self.progress(f"sending {len(regular)} joined regular node(s) offline "
                           "for the adds")
             self.run_flags(master, {"mode": "offline", "nodes": regular})
-        if others:
-            self.set_pool(master, 1)
-            self.progress(f"adding {len(others)} node(s), each offline right after its add")
+        self.set_pool(master, 1)
+        if nodes:
+            self.progress(f"adding {len(nodes)} node(s), each offline right after its add")
             try:
-                self.add_nodes(master, spec, others, offline_after=True)
-            except OperationFailed as exc:
-                failures.append(exc)
-        self.set_pool(master, pool)
-        if fillers:
-            self.progress(f"adding {len(fillers)} node(s) that fill the candidate pool")
-            try:
-                self.add_nodes(master, spec, fillers)
+                self.add_nodes(master, spec, nodes, offline_after=True)
             except OperationFailed as exc:
                 failures.append(exc)
         self.bring_online(master, spec)
+        self.promote(master, would_be_candidates(spec, self.roles(master), pool))
+        self.set_pool(master, pool)
         if failures:
             raise failures[0]
 
@@ -294,6 +319,25 @@ class Joiner:
         return dict(line.split()[:2] for line in listing.stdout.splitlines()
                     if len(line.split()) >= 2)
 
+    def promote(self, master: str, nodes: list[str]) -> None:
+        """Step 4: the nodes that fill the pool become candidates."""
+        if not nodes:
+            return
+        self.progress(f"making {len(nodes)} node(s) master candidates")
+        # A job each: they run side by side, and wconfd's ssconf pushes to
+        # every online node (each promotion changes the candidates' list)
+        # merge over a shorter time.
+        result = self.commands.run(master, *flags_argv({"mode": "promote", "nodes": nodes,
+                                                        "per_job": 1}), timeout=FLAGS_TIMEOUT)
+        if result.returncode != 0:
+            left = _json_tail(result.stdout).get("not_candidates") or []
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            what = (f"{', '.join(left[:5])} not promoted" if left
+                    else lines[-1] if lines else f"status {result.returncode}")
+            raise OperationFailed(f"making master candidates failed on {master}: {what}",
+                                  f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
+                                  f"'{self.command('up')}' tries again")
+
     def run_flags(self, master: str, plan: dict) -> None:
         result = self.commands.run(master, *flags_argv(plan), timeout=FLAGS_TIMEOUT)
         if result.returncode != 0:  # slower, not wrong: the nodes stay online
@@ -311,23 +355,28 @@ class Joiner:
         node-daemon-setup, certificates) overlaps with the other jobs.
         An add that fails its prerequisites for a passing reason (see
         TRANSIENT_ADD_ERRORS) changed nothing and is tried once more.
-        With ``offline_after``, nodes that joined are sent offline in
-        batches: one submission at a time, of all that joined meanwhile.
+        With ``offline_after``, one submitter on the master (FLAGS_SCRIPT's
+        "submitter") sends each node offline as soon as its add ends: a
+        node left online costs every later add about ten RPCs.
         A node that fails to join is reported after the others have.
         """
         pending, running, failures = list(nodes), {}, []
         retried: set[str] = set()
-        joined: list[str] = []   # not yet sent offline
-        submitter = None         # (bridge pid, output file) of the offline submission
         count = self.counter(len(nodes), "nodes added") if self.counter else None
-        with open(os.devnull, "rb") as devnull:
-            def spawn(argv):
+        with open(os.devnull, "rb") as devnull, ExitStack() as cleanup:
+            def spawn(argv, stdin=devnull.fileno()):
                 output = tempfile.TemporaryFile()
-                bridge = self.commands.spawn(master, argv, stdin=devnull.fileno(),
+                bridge = self.commands.spawn(master, argv, stdin=stdin,
                                              stdout=output.fileno(), stderr=output.fileno())
                 return bridge, output
 
-            while pending or running or joined or submitter:
+            submitter = None
+            if offline_after:
+                read, write = os.pipe()
+                submitter = spawn(flags_argv({"mode": "submitter"}), stdin=read)
+                os.close(read)
+                to_submitter = cleanup.enter_context(os.fdopen(write, "w", buffering=1))
+            while pending or running:
                 while pending and len(running) < NODE_ADD_PARALLEL:
                     node = pending.pop(0)
                     running[spawn(node_add_argv(spec, node, self.installation))] = node
@@ -343,22 +392,18 @@ class Joiner:
                         continue
                     if code != 0:
                         failures.append(f"{node}: {last}")
-                    elif offline_after:
-                        joined.append(node)
+                    elif submitter is not None:
+                        self.send_offline(to_submitter, node)
                     self.detail(f"gnt-node add {node}: {'ok' if code == 0 else 'FAILED'}")
                     if count:
                         count.tick()
-                if submitter is not None:
-                    code, last = _finished(submitter)
-                    if code is not None:
-                        submitter = None
-                        if code != 0:  # slower, not wrong: the nodes stay online
-                            self.progress(f"sending nodes offline failed ({last}): the "
-                                          "adds go on, each costing more")
-                if joined and submitter is None:
-                    submitter = spawn(flags_argv({"mode": "offline", "nodes": joined}))
-                    joined = []
                 time.sleep(0.05)
+            if submitter is not None:
+                self.send_offline(to_submitter, "END")
+                code, last = _wait(submitter)
+                if code != 0:  # slower, not wrong: the nodes stay online
+                    self.progress(f"sending nodes offline failed ({last}): they are "
+                                  "brought online with the others")
         if count:
             count.done()
         if failures:
@@ -367,6 +412,12 @@ class Joiner:
                                      else ""),
                                   f"see '{self.command('logs', master)}'; the nodes that "
                                   f"joined stay; '{self.command('up')}' tries the rest again")
+
+    def send_offline(self, to_submitter, name: str) -> None:
+        try:
+            to_submitter.write(name + "\n")
+        except BrokenPipeError:  # the submitter ended: reported when waited for
+            pass
 
 
 def _finished(key: tuple[int, object]) -> tuple[int | None, str]:
@@ -380,6 +431,15 @@ def _finished(key: tuple[int, object]) -> tuple[int | None, str]:
     lines = output.read().decode(errors="replace").strip().splitlines()
     output.close()
     return code, lines[-1] if lines else f"status {code}"
+
+
+def _wait(key: tuple[int, object]) -> tuple[int, str]:
+    """(exit code, last output line) of a spawn, once it ends."""
+    while True:
+        code, last = _finished(key)
+        if code is not None:
+            return code, last
+        time.sleep(0.05)
 
 
 def _json_tail(text: str) -> dict:
