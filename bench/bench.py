@@ -412,19 +412,51 @@ def growth_run(root: Path, ways: list[str], sizes: dict[str, list[int]],
                 pss = pss_by_kind(vc)
                 total = pss["ganeti"] + pss["ours"]
                 version = vc.spec().ganeti_version
+                verified = verify(vc)
+                empty_job = median_p95([timed_run(vc, "gnt-debug", "delay", "0.01")
+                                        for _ in range(3)])[0]
                 row = [label, version, way, n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
                        f"{f.get('node adds', 0):.1f}", f"{total:.0f}", f"{total / n:.1f}",
-                       f"{pss['ganeti'] / n:.1f}", before, after]
+                       f"{pss['ganeti'] / n:.1f}", f"{empty_job:.2f}", verified, before, after]
                 note(" | ".join(map(str, row)))
                 growth_figures.append({"installation": label, "version": version, "way": way,
                                        "nodes": n, "wall": f["wall"], "cpu": f["cpu"],
-                                       "pss_total": total, "load": [before, after]})
+                                       "pss_total": total, "empty_job": empty_job,
+                                       "verify": verified, "phases": {
+                                           k: round(v, 1) for k, v in f.items()
+                                           if isinstance(v, float) and k not in ("wall", "cpu")},
+                                       "load": [before, after]})
                 rows.append(row)
                 vc.destroy()
     return rows
 
 
 growth_figures: list[dict] = []
+
+
+def timed_run(vc: VirtualCluster, *argv: str) -> float:
+    """Wall seconds of ``argv`` on the master, as typed there (an empty
+    job, ``gnt-debug delay 0.01``, shows what every job costs at this
+    size: its process loads the whole configuration)."""
+    start = time.perf_counter()
+    vc.run(vc.master, *argv, check=True)
+    return time.perf_counter() - start
+
+
+def verify(vc: VirtualCluster) -> str:
+    """``gnt-cluster verify`` of the new cluster: its wall time, and "clean"
+    or how many errors, the kernel's missing /proc/sysrq-trigger aside
+    (Ganeti's ENODESETUP, the same for every node on this kernel)."""
+    start = time.perf_counter()
+    result = vc.run(vc.master, "gnt-cluster", "verify", "--error-codes",
+                    "--ignore-errors=ENODESETUP", timeout=3600)
+    wall = time.perf_counter() - start
+    errors = [line for line in result.stdout.splitlines()
+              if "ERROR" in line and "ENODESETUP" not in line]
+    if result.returncode == 0 and not errors:
+        return f"clean, {wall:.0f} s"
+    note(f"verify of {vc.name}: " + " / ".join(errors[:3] or result.stderr.splitlines()[-1:]))
+    return f"{len(errors)} error(s), {wall:.0f} s"
 
 
 def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
@@ -686,7 +718,8 @@ def main() -> int:
               "(1/5/15 min) of the shared machine before and after",
               ["installation", "version", "join", "nodes", "wall (s)", "CPU (s)",
                "node adds (s)", "PSS total (MB)", "PSS per node (MB)",
-               "Ganeti PSS per node (MB)", "load before", "load after"], rows)
+               "Ganeti PSS per node (MB)", "empty job (s)", "verify", "load before",
+               "load after"], rows)
         for measure, what in (("wall", "wall"), ("cpu", "CPU seconds")):
             fits = []
             for (label, _), way in [(t, w) for t in trees for w in sizes]:
