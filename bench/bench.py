@@ -408,7 +408,7 @@ def growth_run(root: Path, ways: list[str], sizes: dict[str, list[int]],
                 vc, f = bring_up(root, f"g{n}{way[0]}{len(rows)}", n, network,
                                  ganeti_tree=tree, join=way)
                 after = load()
-                time.sleep(10)  # the daemons settle before their memory is read
+                settle()  # the new nodes' daemons start: memory and verify after
                 pss = pss_by_kind(vc)
                 total = pss["ganeti"] + pss["ours"]
                 version = vc.spec().ganeti_version
@@ -432,6 +432,25 @@ def growth_run(root: Path, ways: list[str], sizes: dict[str, list[int]],
 
 
 growth_figures: list[dict] = []
+
+
+def busy_fraction(seconds: float = 5.0) -> float:
+    """How busy the machine's CPUs were over the next ``seconds``."""
+    def sample():
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def settle(below: float = 0.6, at_most: float = 180.0) -> None:
+    """Wait until the machine is less than ``below`` busy (a big cluster's
+    idle daemons keep it partly busy), or ``at_most`` seconds."""
+    deadline = time.monotonic() + at_most
+    while busy_fraction() >= below and time.monotonic() < deadline:
+        pass
 
 
 def timed_run(vc: VirtualCluster, *argv: str) -> float:
