@@ -190,10 +190,12 @@ def main(ctx, cluster, root):
 @click.option("--node-adds", "join_way", type=click.Choice(JOIN_WAYS), default=DEFAULT_JOIN,
               show_default=True,
               help="How the nodes are added to Ganeti (--join is another thing: joining a "
-                   "slice to a cluster on another machine). linear: the candidates are added as usual, every "
-                   "other node goes offline right after its 'gnt-node add' and all come "
-                   "online together at the end, so each add costs the same (300 nodes in "
-                   "minutes); the cluster is the same. sequential: plain 'gnt-node add' "
+                   "slice to a cluster on another machine). linear: with the candidate pool "
+                   "at 1, every node goes offline right after its 'gnt-node add', all come "
+                   "online together at the end, then the first nodes become candidates and "
+                   "the pool is restored, so an add costs about the same however many nodes "
+                   "there are (300 nodes in about 13 minutes on 2 cores); the cluster is "
+                   "the same. sequential: plain 'gnt-node add' "
                    "while every node stays online (each add costs more than the last), to "
                    "exercise gnt-node add itself.")
 @click.option("--verbose", "-v", is_flag=True,

@@ -84,9 +84,13 @@ class FakeMaster:
             self.roles.update({n: "C" for n in plan["nodes"]})
         else:
             self.log.append(("online", *sorted(plan["keep"])))
+            promote = [n for n in plan.get("promote", []) if self.roles.get(n) == "O"]
+            if promote:
+                self.log.append(("online as candidates", *promote))
             for name, role in self.roles.items():
                 if role == "O" and name not in plan["keep"]:
-                    self.roles[name] = "C" if self.candidates() < self.pool else "R"
+                    self.roles[name] = "C" if name in promote or \
+                        self.candidates() < self.pool else "R"
         return subprocess.CompletedProcess(argv, 0, json.dumps(answer), "")
 
 
@@ -132,9 +136,10 @@ def test_linear_shrinks_the_pool_adds_offline_brings_online_then_promotes(tmp_pa
     assert sorted(offlined) == spec.node_names[1:]  # each, right after its add
     for node in spec.node_names[1:]:  # never before its add
         assert log.index(("add", node)) < log.index(("offline", node))
-    # with the pool at 1 nobody was promoted; then those that would have
-    # filled it node by node (master + 2) are, and the pool is restored
-    assert log[online + 1:] == [("promote", "node2", "node3"), ("pool", 3)]
+    # with the pool at 1 Ganeti promoted nobody; those that would have
+    # filled it node by node (master + 2) came online as candidates, and
+    # the pool is restored
+    assert log[online + 1:] == [("online as candidates", "node2", "node3"), ("pool", 3)]
     assert master.roles == {"node1": "M", "node2": "C", "node3": "C", "node4": "R",
                             "node5": "R", "node6": "R", "node7": "R"}
     assert counted == [[6, 6]]
@@ -163,7 +168,7 @@ def test_an_interrupted_join_restores_the_pool_it_saved_not_the_one_it_left(tmp_
     j.linear("node1", spec, ["node3", "node4"], state)
     assert master.log[-1] == ("pool", 3) and master.pool == 3
     assert sorted(finished_adds(master.log)) == ["node3", "node4"]
-    assert ("promote", "node2", "node3") in master.log
+    assert ("online as candidates", "node2", "node3") in master.log
 
 
 def test_finishing_a_join_with_no_adds_left_brings_online_and_promotes(tmp_path):
@@ -255,3 +260,14 @@ def test_a_few_missing_nodes_do_not_send_the_whole_cluster_offline(tmp_path):
     j, _ = joiner(master)
     linear(j, master, spec, ["node40", "node41"], tmp_path)
     assert not [e for e in master.log if e[0] == "offline" and "node3" in e]
+
+
+def test_a_join_cut_after_its_online_step_still_gets_its_candidates(tmp_path):
+    spec = ClusterSpec(nodes=3)
+    master = FakeMaster(tmp_path, pool=1, roles={"node1": "M", "node2": "R", "node3": "R"})
+    j, _ = joiner(master)
+    state = tmp_path / "join-unfinished"
+    state.write_text("pid=1\npool=2\n")
+    j.linear("node1", spec, [], state)
+    assert ("promote", "node2") in master.log and master.log[-1] == ("pool", 2)
+    assert master.roles == {"node1": "M", "node2": "C", "node3": "R"}

@@ -20,11 +20,14 @@ Ganeti's RPC layer skips offline nodes, so two ways are offered:
      the master and the node or two not yet offline;
   3. every node the cluster file does not want offline:
      ``OpNodeSetParams offline=False``, in parallel jobs.  The pool (1) is
-     full, so nobody is promoted, and with the master the only candidate
-     no job file or configuration is copied to candidates meanwhile;
+     full, so nobody is promoted by Ganeti, and with the master the only
+     candidate no job file or configuration is copied to candidates;
   4. the nodes that would have filled the pool node by node (the first
-     ones that can be candidates, in the cluster file's order):
-     ``OpNodeSetParams master_candidate=True``;
+     ones that can be candidates, in the cluster file's order) come online
+     as candidates (``offline=False, master_candidate=True``), one last in
+     each job of step 3: the promotions come together at its end, and
+     wconfd's ssconf pushes to every online node (each promotion changes
+     the candidates' list) are shared; any left (a cut join) after it;
   5. the pool is set back to its size (it is full: nobody else is
      promoted).
 
@@ -196,11 +199,27 @@ master = client.QueryConfigValues(["master_node"])[0]
 def left():
     return [n for n, off in client.QueryNodes([], ["name", "offline"], False)
             if off and n not in plan["keep"] and n != master]
+def online_jobs(nodes, promote):
+    # Parallel jobs of about per_job opcodes; each ends with the promotion
+    # of one of the nodes that become candidates (offline=False and
+    # master_candidate=True in one opcode), so that the promotions come
+    # together at the end and share wconfd's ssconf pushes.
+    plain = [n for n in nodes if n not in promote]
+    count = max(len(promote), -(-len(nodes) // plan["per_job"]), 1)
+    jobs = [[opcodes.OpNodeSetParams(node_name=n, force=True, offline=False,
+                                     priority=plan["priority"])
+             for n in plain[i::count]] for i in range(count)]
+    for i, n in enumerate(n for n in promote if n in nodes):
+        jobs[i].append(opcodes.OpNodeSetParams(node_name=n, force=True, offline=False,
+                                               master_candidate=True,
+                                               priority=plan["priority"]))
+    answers = client.SubmitManyJobs([job for job in jobs if job])
+    return [job for ok, job in answers if ok]
 for attempt in range(2):
     nodes = left()
     if not nodes:
         break
-    wait(submit(nodes, offline=False))
+    wait(online_jobs(nodes, plan.get("promote", []) if attempt == 0 else []))
 print(json.dumps({"offline": left()}))
 sys.exit(1 if left() else 0)
 """
@@ -265,7 +284,9 @@ class Joiner:
                 self.add_nodes(master, spec, nodes, offline_after=True)
             except OperationFailed as exc:
                 failures.append(exc)
-        self.bring_online(master, spec)
+        self.bring_online(master, spec, pool)
+        # Those the online step could not promote (already online, as after
+        # a cut join), if any, then the pool as it was.
         self.promote(master, would_be_candidates(spec, self.roles(master), pool))
         self.set_pool(master, pool)
         if failures:
@@ -296,11 +317,18 @@ class Joiner:
                 f"'{self.command('up')}' tries again")
         return int(answer["pool"])
 
-    def bring_online(self, master: str, spec: ClusterSpec) -> None:
-        """Step 3: every offline node the cluster file does not want offline."""
-        self.progress("bringing the offline nodes online (parallel jobs)")
+    def bring_online(self, master: str, spec: ClusterSpec, pool: int) -> None:
+        """Steps 3 and 4: every offline node the cluster file does not want
+        offline comes online, and those that fill the pool become
+        candidates in the same opcode, each last in its job."""
+        keep = wanted_offline(spec)
+        after = {name: "R" if role == "O" and name not in keep else role
+                 for name, role in self.roles(master).items()}
+        promote = would_be_candidates(spec, after, pool)
+        self.progress("bringing the offline nodes online (parallel jobs)"
+                      + (f", {len(promote)} of them as master candidates" if promote else ""))
         result = self.commands.run(master, *flags_argv(
-            {"mode": "online", "keep": wanted_offline(spec)}), timeout=FLAGS_TIMEOUT)
+            {"mode": "online", "keep": keep, "promote": promote}), timeout=FLAGS_TIMEOUT)
         if result.returncode != 0:
             left = _json_tail(result.stdout).get("offline") or []
             lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
