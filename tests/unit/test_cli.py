@@ -198,13 +198,13 @@ def test_qa_list_names_tests_and_builtin_skips(invoke, fake_qa):
 
 
 def test_qa_list_says_where_a_ranged_skip_does_not_hold(invoke, fake_qa, monkeypatch):
-    from vcluster_ns import cli
+    from vcluster_ns import cli_qa
     from vcluster_ns.ganeti.qa import skips
     from vcluster_ns.ganeti.versions import VersionRange
 
     monkeypatch.setitem(skips.SKIPS, "cluster-verify",
                         skips.Skip("fixed in 3.1", VersionRange(before="3.1.0")))
-    monkeypatch.setattr(cli, "_system_ganeti_version", lambda: "3.1.1")
+    monkeypatch.setattr(cli_qa, "_system_ganeti_version", lambda: "3.1.1")
     result = invoke("qa", "--qa-dir", str(fake_qa), "--list")
     assert result.exit_code == 0, result.output
     assert "cluster-verify  (runs on Ganeti 3.1.1; skipped only on Ganeti <3.1.0: " \
@@ -237,7 +237,7 @@ def test_qa_bad_node_count_is_a_usage_error(invoke, fake_qa, tmp_path):
 def test_qa_summary_names_the_ganeti_tested_and_the_qa(capsys):
     from pathlib import Path
 
-    from vcluster_ns.cli import _qa_summary
+    from vcluster_ns.cli_qa import _qa_summary
     from vcluster_ns.ganeti.install import Installation
     from vcluster_ns.ganeti.qa.report import Report
 
