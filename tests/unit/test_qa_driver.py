@@ -62,6 +62,8 @@ def RunQa():
     RunTest(TestInstanceAddFile)
     if qa_config.TestEnabled("instance-rename"):
         RunTest(TestRename)
+        RunTestIf("cluster-info", TestInfo)
+        RunTest(TestRename)
     RunTestIf("off", TestInfo)
     RunTest(TestRename)
     RunTestIf("cluster-info", TestInfo)
@@ -69,7 +71,7 @@ def RunQa():
 """
 
 
-def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch):
+def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch, tmp_path):
     import sys
     import types
 
@@ -85,21 +87,28 @@ def test_driver_labels_tests_run_without_runtestif(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "qa.qa_instance", qa_instance)
     monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
     sys.modules["qa"].qa_instance = qa_instance
-    exec(compile(FAKE_QA, "/qa/ganeti-qa.py", "exec"), module.__dict__)
-    driver._label_tests(module, config, "/qa/ganeti-qa.py")
+    script = tmp_path / "ganeti-qa.py"  # the driver reads the if blocks from it
+    script.write_text(FAKE_QA)
+    exec(compile(FAKE_QA, str(script), "exec"), module.__dict__)
+    driver._label_tests(module, config, str(script))
     module.RunQa()
     lines = [l for l in capsys.readouterr().out.splitlines()]
     assert lines == ['==== vcluster-ns names ["cluster-info"]',
                      '==== vcluster-ns names []',
                      '==== vcluster-ns names ["instance-add-file"]',
                      '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
-                     # a disabled RunTestIf leaves the key checked last
+                     '==== vcluster-ns names ["cluster-info"]',
+                     # the if block's key holds after a RunTestIf inside it
+                     # (QA's second TestInstanceRenameAndBack)...
                      '==== vcluster-ns names ["instance-rename", "instance-add-file"]',
+                     # ...and not after the block
+                     '==== vcluster-ns names ["instance-add-file"]',
                      '==== vcluster-ns names ["cluster-info"]',
                      '==== vcluster-ns names ["instance-add-file"]']
 
 
-def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monkeypatch):
+def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monkeypatch,
+                                                                   tmp_path):
     import sys
     import types
 
@@ -110,15 +119,19 @@ def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monk
     monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
     module = types.ModuleType("fake_qa")
     module.qa_config, module.qa_rapi, module.TestNode = config, rapi, lambda: None
-    exec(compile("def RunTest(fn, *args):\n    fn(*args)\n"
-                 "def RunTestIf(names, fn, *args):\n"
-                 "    if qa_config.TestEnabled(names):\n        RunTest(fn, *args)\n"
-                 "def RunQa():\n"
-                 "    if qa_rapi.Enabled():\n        RunTest(TestNode)\n",
-                 "/qa/ganeti-qa.py", "exec"), module.__dict__)
-    driver._label_tests(module, config, "/qa/ganeti-qa.py")
+    source = ("def RunTest(fn, *args):\n    fn(*args)\n"
+              "def RunTestIf(names, fn, *args):\n"
+              "    if qa_config.TestEnabled(names):\n        RunTest(fn, *args)\n"
+              "def RunQa():\n"
+              "    if qa_rapi.Enabled():\n        RunTest(TestNode)\n"
+              "    RunTest(TestNode)\n")
+    script = tmp_path / "ganeti-qa.py"
+    script.write_text(source)
+    exec(compile(source, str(script), "exec"), module.__dict__)
+    driver._label_tests(module, config, str(script))
     module.RunQa()
-    assert capsys.readouterr().out.splitlines() == ['==== vcluster-ns names ["rapi"]']
+    assert capsys.readouterr().out.splitlines() == ['==== vcluster-ns names ["rapi"]',
+                                                    '==== vcluster-ns names []']
     assert rapi.Enabled.__name__ == "Enabled"  # still recognised by _names
 
 

@@ -171,10 +171,52 @@ def _gate_on_rapi(script, state):
         caller = sys._getframe(1)
         if on and caller.f_code.co_filename == script and \
                 caller.f_code.co_name != "RunTestIf":
-            state["gate"] = ["rapi"]
+            _open_gate(state, ["rapi"], caller)
         return on
 
     module.Enabled = Enabled
+
+
+def _if_bodies(filename):
+    """{line of an ``if`` test: (first, last line of its body)} of a
+    script, for every line its test spans (cached)."""
+    bodies = _IF_BODIES.get(filename)
+    if bodies is None:
+        import ast
+        bodies = {}
+        try:
+            with open(filename) as source:
+                tree = ast.parse(source.read(), filename)
+        except (OSError, SyntaxError, ValueError):
+            tree = None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.If) and node.body:
+                span = (node.body[0].lineno, node.body[-1].end_lineno)
+                for line in range(node.test.lineno, node.test.end_lineno + 1):
+                    bodies[line] = span
+        _IF_BODIES[filename] = bodies
+    return bodies
+
+
+_IF_BODIES = {}
+
+
+def _open_gate(state, names, frame):
+    """``names`` switch off the tests QA runs in the body of the ``if``
+    whose test ``frame`` (ganeti-qa.py's) is evaluating: a gate for bare
+    ``RunTest`` calls on those lines of that function."""
+    first, last = _if_bodies(frame.f_code.co_filename).get(
+        frame.f_lineno, (frame.f_lineno, float("inf")))
+    state["gates"].append((frame.f_code, first, last, list(names)))
+
+
+def _gated(state, frame):
+    """The keys of the gates open where ``frame`` stands."""
+    names = []
+    for code, first, last, keys in state["gates"]:
+        if code is frame.f_code and first <= frame.f_lineno <= last:
+            names += [k for k in keys if k not in names]
+    return names
 
 
 def _label_tests(qa, qa_config, script):
@@ -182,12 +224,13 @@ def _label_tests(qa, qa_config, script):
 
     ``RunTestIf(keys, fn)`` names them.  A test QA runs with a bare
     ``RunTest`` gets: for an instance-creating function, its key from
-    ``qa_instance.available_instance_tests``; otherwise the key ganeti-qa.py
-    itself checked last (``if qa_config.TestEnabled("instance-rename"):
-    RunTest(...)``), then the key of the instance under test.  Tests QA
-    runs always get none.
+    ``qa_instance.available_instance_tests``; otherwise the keys of the
+    ``if`` blocks of ganeti-qa.py it stands in (``if
+    qa_config.TestEnabled("instance-rename"): ... RunTest(...)``, ``if
+    qa_rapi.Enabled(): ...``), found from the script's syntax tree, then
+    the key of the instance under test.  Tests QA runs always get none.
     """
-    state = {"in_if": False, "gate": [], "instance": []}
+    state = {"in_if": False, "gates": [], "instance": []}
     creators = {}
     try:
         from qa import qa_instance
@@ -203,7 +246,7 @@ def _label_tests(qa, qa_config, script):
         caller = sys._getframe(1)
         if enabled and caller.f_code.co_filename == script and \
                 caller.f_code.co_name != "RunTestIf":
-            state["gate"] = _names(tests)
+            _open_gate(state, _names(tests), caller)
         return enabled
 
     qa_config.TestEnabled = TestEnabled
@@ -214,7 +257,6 @@ def _label_tests(qa, qa_config, script):
         if not test_enabled(testnames):
             return run_test_if(testnames, fn, *args, **kwargs)
         print("%s names %s" % (MARK, json.dumps(_names(testnames))), flush=True)
-        state["gate"] = []
         state["in_if"] = True
         try:
             return run_test_if(testnames, fn, *args, **kwargs)
@@ -227,8 +269,8 @@ def _label_tests(qa, qa_config, script):
                 state["instance"] = [creators[fn]]
                 names = state["instance"]
             else:
-                names = state["gate"] + [n for n in state["instance"]
-                                         if n not in state["gate"]]
+                gate = _gated(state, sys._getframe(1))
+                names = gate + [n for n in state["instance"] if n not in gate]
             print("%s names %s" % (MARK, json.dumps(names)), flush=True)
         state["in_if"] = False  # tests inside this one are its own
         return run_test(fn, *args, **kwargs)
