@@ -69,7 +69,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, default=Path("docs/growth.svg"))
-    parser.add_argument("--title", default="up --nodes N by join way (2 cores, shared machine)")
+    parser.add_argument("--title", default="up --nodes N by join way (2 cores)")
     args = parser.parse_args()
     figures = [f for path in args.inputs for f in json.loads(path.read_text())]
     draw(figures, args.output, args.title)
