@@ -271,3 +271,22 @@ def test_a_join_cut_after_its_online_step_still_gets_its_candidates(tmp_path):
     j.linear("node1", spec, [], state)
     assert ("promote", "node2") in master.log and master.log[-1] == ("pool", 2)
     assert master.roles == {"node1": "M", "node2": "C", "node3": "R"}
+
+
+def test_nodes_that_stay_offline_are_named_in_one_line(tmp_path):
+    class Stuck(FakeMaster):  # Ganeti refuses to bring node3 online
+        def run(self, node, *argv, timeout=None):
+            if argv[:2] != ("gnt-node", "list") and json.loads(argv[-1])["mode"] == "online":
+                return subprocess.CompletedProcess(argv, 1, json.dumps({"offline": ["node3"]}),
+                                                   "")
+            return super().run(node, *argv, timeout=timeout)
+
+    master = Stuck(tmp_path, pool=1, roles={"node1": "M", "node2": "O", "node3": "O"})
+    j, _ = joiner(master)
+    state = tmp_path / "join-unfinished"
+    state.write_text("pid=1\npool=1\n")
+    with pytest.raises(OperationFailed) as info:
+        j.linear("node1", ClusterSpec(nodes=3), [], state)
+    assert info.value.one_line().startswith(
+        "bringing the new nodes online failed on node1: 1 node(s) stay offline: node3")
+    assert "gnt-job list" in info.value.one_line()

@@ -330,13 +330,9 @@ class Joiner:
         result = self.commands.run(master, *flags_argv(
             {"mode": "online", "keep": keep, "promote": promote}), timeout=FLAGS_TIMEOUT)
         if result.returncode != 0:
-            left = _json_tail(result.stdout).get("offline") or []
-            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
-            what = (f"{len(left)} node(s) stay offline: {', '.join(left[:5])}" if left
-                    else lines[-1] if lines else f"status {result.returncode}")
-            raise OperationFailed(f"bringing the new nodes online failed on {master}: {what}",
-                                  f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
-                                  f"'{self.command('up')}' tries again")
+            self.flags_failed(master, "bringing the new nodes online", result, "offline",
+                              lambda left: f"{len(left)} node(s) stay offline: "
+                                           f"{', '.join(left[:5])}")
 
     def roles(self, master: str) -> dict[str, str]:
         """Each joined node's role letter (M, C, R, D, O), from the master."""
@@ -358,13 +354,19 @@ class Joiner:
         result = self.commands.run(master, *flags_argv({"mode": "promote", "nodes": nodes,
                                                         "per_job": 1}), timeout=FLAGS_TIMEOUT)
         if result.returncode != 0:
-            left = _json_tail(result.stdout).get("not_candidates") or []
-            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
-            what = (f"{', '.join(left[:5])} not promoted" if left
-                    else lines[-1] if lines else f"status {result.returncode}")
-            raise OperationFailed(f"making master candidates failed on {master}: {what}",
-                                  f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
-                                  f"'{self.command('up')}' tries again")
+            self.flags_failed(master, "making master candidates", result, "not_candidates",
+                              lambda left: f"{', '.join(left[:5])} not promoted")
+
+    def flags_failed(self, master: str, doing: str, result, key: str,
+                     describe: Callable[[list[str]], str]) -> None:
+        """One error line for a flags script that failed: the nodes it names
+        under ``key`` (``describe``d), else its last line of output."""
+        left = _json_tail(result.stdout).get(key) or []
+        lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        what = describe(left) if left else lines[-1] if lines else f"status {result.returncode}"
+        raise OperationFailed(f"{doing} failed on {master}: {what}",
+                              f"see '{self.command('run', master, 'gnt-job', 'list')}'; "
+                              f"'{self.command('up')}' tries again")
 
     def run_flags(self, master: str, plan: dict) -> None:
         result = self.commands.run(master, *flags_argv(plan), timeout=FLAGS_TIMEOUT)
