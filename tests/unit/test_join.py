@@ -290,3 +290,21 @@ def test_nodes_that_stay_offline_are_named_in_one_line(tmp_path):
     assert info.value.one_line().startswith(
         "bringing the new nodes online failed on node1: 1 node(s) stay offline: node3")
     assert "gnt-job list" in info.value.one_line()
+
+
+def test_candidates_that_cannot_be_promoted_are_named_in_one_line(tmp_path):
+    class Refusing(FakeMaster):  # Ganeti does not promote node2
+        def run(self, node, *argv, timeout=None):
+            if argv[:2] != ("gnt-node", "list") and json.loads(argv[-1])["mode"] == "promote":
+                return subprocess.CompletedProcess(
+                    argv, 1, json.dumps({"not_candidates": ["node2"]}), "")
+            return super().run(node, *argv, timeout=timeout)
+
+    master = Refusing(tmp_path, pool=1, roles={"node1": "M", "node2": "R", "node3": "R"})
+    j, _ = joiner(master)
+    state = tmp_path / "join-unfinished"
+    state.write_text("pid=1\npool=2\n")
+    with pytest.raises(OperationFailed) as info:
+        j.linear("node1", ClusterSpec(nodes=3), [], state)
+    assert info.value.one_line().startswith(
+        "making master candidates failed on node1: node2 not promoted")
