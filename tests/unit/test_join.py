@@ -24,8 +24,9 @@ class FakeMaster:
     change roles and the pool, and are recorded in ``log``.  The offline
     submitter is a real process reading standard input, as on a master."""
 
-    def __init__(self, tmp_path, failing=(), roles=None, pool=10):
+    def __init__(self, tmp_path, failing=(), roles=None, pool=10, modify_ssh=False):
         self.failing = set(failing)
+        self.modify_ssh = modify_ssh  # Ganeti sets up ssh keys: the adds fall back
         self.roles = dict(roles or {"node1": "M"})
         self.pool = pool
         self.log: list[tuple[str, ...]] = []  # ("add", node) | ("offline", ...) | ...
@@ -57,12 +58,37 @@ class FakeMaster:
                 capable = "--master-capable=no" not in argv
                 self.roles[name] = "C" if capable and self.candidates() < self.pool else "R"
             script = f"echo '{text}'; exit {code}"
+        elif "nodes" in json.loads(argv[-1]) and "mode" not in json.loads(argv[-1]):
+            script = self.add_script(json.loads(argv[-1]))
         else:
             assert json.loads(argv[-1])["mode"] == "submitter"
             actions.append((os.POSIX_SPAWN_DUP2, stdin, 0))
             script = (f'while read n; do [ "$n" = END ] && break; echo "$n" >> {self.submitted}; '
                       'done; echo \'{"jobs": [1]}\'')
         return os.posix_spawn("/bin/sh", ["sh", "-c", script], os.environ, file_actions=actions)
+
+    def add_script(self, plan):
+        """addscript.py's ADD_SCRIPT: each node added, then offline in the
+        same job; a JSON line per node, then the failed ones."""
+        if self.modify_ssh:
+            return 'echo \'{"unsupported": "modify_ssh_setup"}\'; exit 3'
+        lines, failed = [], []
+        for entry in plan["nodes"]:
+            name = entry["name"]
+            self.log.append(("add", name))
+            if name in self.failing:
+                failed.append(name)
+                lines.append({"node": name, "ok": False,
+                              "error": f"Failure: {name} did not answer"})
+                continue
+            capable = entry.get("master_capable") is not False
+            self.roles[name] = "C" if capable and self.candidates() < self.pool else "R"
+            self.log.append(("offline", name))
+            self.roles[name] = "O"
+            lines.append({"node": name, "ok": True, "error": ""})
+        lines.append({"failed": failed})
+        return "".join(f"echo '{json.dumps(line)}'; " for line in lines) + \
+            f"exit {1 if failed else 0}"
 
     def run(self, node, *argv, timeout=None):
         self.sync()
@@ -308,3 +334,26 @@ def test_candidates_that_cannot_be_promoted_are_named_in_one_line(tmp_path):
         j.linear("node1", ClusterSpec(nodes=3), [], state)
     assert info.value.one_line().startswith(
         "making master candidates failed on node1: node2 not promoted")
+
+
+def test_where_ganeti_sets_up_ssh_keys_the_adds_are_gnt_node_adds_and_the_submitter(tmp_path):
+    spec = ClusterSpec(nodes=5)
+    master = FakeMaster(tmp_path, pool=2, modify_ssh=True)
+    j, _ = joiner(master)
+    linear(j, master, spec, spec.node_names[1:], tmp_path)
+    master.sync()
+    for node in spec.node_names[1:]:  # gnt-node add, then the submitter's offline
+        assert master.log.index(("add", node)) < master.log.index(("offline", node))
+    assert master.roles == {"node1": "M", "node2": "C", "node3": "R", "node4": "R",
+                            "node5": "R"}
+
+
+def test_the_add_plan_says_what_gnt_node_adds_options_would():
+    from vcluster_ns.ganeti import addscript
+    spec = ClusterSpec(nodes=3, node_settings={"node3": {"master_capable": False}})
+    assert addscript.add_plan(spec, ["node2", "node3"]) == [
+        {"name": "node2"}, {"name": "node3", "master_capable": False}]
+    argv = addscript.add_argv(spec, ["node2"], -10)
+    assert argv[:2] == ["python3", "-c"]
+    compile(argv[2], "ADD_SCRIPT", "exec")  # the script Ganeti's Python will run
+    assert json.loads(argv[3])["priority"] == -10

@@ -51,6 +51,7 @@ from typing import Callable
 
 from ..errors import OperationFailed
 from ..spec import DEFAULT_GROUP, ClusterSpec
+from .addscript import TRANSIENT_ADD_ERRORS, add_argv
 from .install import Installation
 from .seed import GANETI_PYTHON_DIR
 
@@ -65,8 +66,8 @@ FLAGS_TIMEOUT = 1800.0
 REGULARS_PER_ADD = 10
 
 # gnt-node add failures of its prerequisite checks that a busy machine can
-# cause and that leave the configuration untouched: worth one more try.
-TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
+# cause and that leave the configuration untouched (TRANSIENT_ADD_ERRORS,
+# in addscript.py): worth one more try.
 
 
 def is_transient_add_error(last_line: str) -> bool:
@@ -281,7 +282,7 @@ class Joiner:
         if nodes:
             self.progress(f"adding {len(nodes)} node(s), each offline right after its add")
             try:
-                self.add_nodes(master, spec, nodes, offline_after=True)
+                self.add_on_master(master, spec, nodes)
             except OperationFailed as exc:
                 failures.append(exc)
         self.bring_online(master, spec, pool)
@@ -437,11 +438,54 @@ class Joiner:
         if count:
             count.done()
         if failures:
-            raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
-                                  + (f" and {len(failures) - 1} more" if len(failures) > 1
-                                     else ""),
-                                  f"see '{self.command('logs', master)}'; the nodes that "
-                                  f"joined stay; '{self.command('up')}' tries the rest again")
+            self.adds_failed(master, failures)
+
+    def add_on_master(self, master: str, spec: ClusterSpec, nodes: list[str]) -> None:
+        """Step 2 by one process on the master (addscript.py): gnt-node
+        add's two steps with Ganeti's own functions, the offline step in
+        the add's own job.  Where it cannot (a cluster that has Ganeti set
+        up ssh keys), ``gnt-node add`` and the submitter do it."""
+        read, write = os.pipe()
+        try:
+            with open(os.devnull, "rb") as devnull:
+                bridge = self.commands.spawn(master, add_argv(spec, nodes, FLAGS_PRIORITY),
+                                             stdin=devnull.fileno(), stdout=write, stderr=write)
+        finally:
+            os.close(write)
+        count = self.counter(len(nodes), "nodes added") if self.counter else None
+        failures, answer, last = [], {}, ""
+        with os.fdopen(read, "r") as output:
+            for line in output:
+                last = line.strip() or last
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if "node" not in event:
+                    answer = event
+                    continue
+                if not event["ok"]:
+                    failures.append(f"{event['node']}: {event['error']}")
+                self.detail(f"gnt-node add {event['node']}: "
+                            f"{'ok' if event['ok'] else 'FAILED'}")
+                if count:
+                    count.tick()
+        _, status = os.waitpid(bridge, 0)
+        if count:
+            count.done()
+        if "unsupported" in answer:
+            self.add_nodes(master, spec, nodes, offline_after=True)
+            return
+        if not failures and os.waitstatus_to_exitcode(status) != 0:
+            failures.append(f"the adding script: {last}")
+        if failures:
+            self.adds_failed(master, failures)
+
+    def adds_failed(self, master: str, failures: list[str]) -> None:
+        raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
+                              + (f" and {len(failures) - 1} more" if len(failures) > 1 else ""),
+                              f"see '{self.command('logs', master)}'; the nodes that "
+                              f"joined stay; '{self.command('up')}' tries the rest again")
 
     def send_offline(self, to_submitter, name: str) -> None:
         try:

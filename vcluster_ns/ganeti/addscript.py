@@ -1,0 +1,156 @@
+"""The linear way's node adds, run by one process on the master.
+
+``gnt-node add`` is two steps (client/gnt_node.py ``AddNode``, the same in
+3.0, 3.1 and master): ``bootstrap.SetupNodeDaemon`` (ssh to the node,
+``node-daemon-setup``: certificates, ssconf, noded started), then an
+``OpNodeAdd`` job the client waits for.  Node by node, every add pays a
+client's start-up (Python, Ganeti's modules, four luxi queries) and, to
+send the node offline, a job process of its own.
+
+ADD_SCRIPT takes the same two steps with Ganeti's own functions, in one
+process for all the nodes: the daemon set-ups run ``parallel`` at a time
+(they only touch their node), and each node's job is
+``[OpNodeAdd, OpNodeSetParams offline=True]``, so that the offline step
+shares the add's job process and comes right after it, at high priority
+(before the adds queued behind the cluster lock).  It prints a JSON line
+per node as its job ends, then ``{"failed": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..spec import DEFAULT_GROUP, ClusterSpec
+from .seed import GANETI_PYTHON_DIR
+
+ADD_PARALLEL = 2  # daemon set-ups at once (8 measured slower: they took the jobs' CPU)
+# Set-ups ahead of the job queue: enough to keep it fed, few enough that
+# the set-ups do not take the CPU from the jobs on the critical path.
+ADD_AHEAD = 4
+TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
+
+ADD_SCRIPT = """
+import json, sys, time, types
+from concurrent.futures import ThreadPoolExecutor, FIRST_COMPLETED, wait as wait_any
+sys.path.insert(0, %(pythondir)r)
+from ganeti import bootstrap, cli, opcodes
+plan = json.loads(sys.argv[1])
+client = cli.GetClient()
+opts = types.SimpleNamespace(debug=False, verbose=False, ssh_key_check=False)
+(cluster_name, modify_ssh) = client.QueryConfigValues(["cluster_name", "modify_ssh_setup"])
+if modify_ssh:  # gnt-node add would also set up ssh keys: let it
+    print(json.dumps({"unsupported": "modify_ssh_setup"}), flush=True)
+    sys.exit(3)
+ports = {}
+def ssh_port(group):
+    if group not in ports:
+        try:
+            ((port,),) = client.QueryGroups([group] if group else [], ["ndp/ssh_port"], False)
+        except Exception:
+            port = None
+        ports[group] = port
+    return ports[group]
+def setup(node):
+    bootstrap.SetupNodeDaemon(opts, cluster_name, node["name"], ssh_port(node.get("group")))
+def submit(node):
+    ops = [opcodes.OpNodeAdd(node_name=node["name"], secondary_ip=node.get("sip"), readd=False,
+                             group=node.get("group"), vm_capable=None, ndparams=None,
+                             master_capable=node.get("master_capable"), disk_state={},
+                             hv_state={}, node_setup=False),
+           opcodes.OpNodeSetParams(node_name=node["name"], force=True, offline=True,
+                                   priority=plan["priority"])]
+    ((ok, job),) = client.SubmitManyJobs([ops])
+    if not ok:
+        raise RuntimeError(str(job))
+    return job
+def error_of(result):
+    for item in result or ():
+        if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], list):
+            return " ".join(str(x) for x in item[1][:1]) or str(item)
+    return str(result)
+def transient(text):
+    return any(t in text for t in plan["transient"])
+nodes = {n["name"]: n for n in plan["nodes"]}
+pending, retried, failed = list(nodes), set(), []
+jobs = {}  # job id: node name
+def report(name, ok, error=""):  # a line per node, as its add ends
+    print(json.dumps({"node": name, "ok": ok, "error": error}), flush=True)
+    if not ok:
+        failed.append(name)
+# A cut bring-up leaves its node jobs in the queue (and its set-ups on the
+# nodes): they end first, and the nodes they added are not added twice.
+UNFINISHED = ("queued", "waiting", "running", "canceling")
+while any(s in UNFINISHED and any(x.startswith(("NODE_ADD(", "NODE_SET_PARAMS(")) for x in summary)
+          for s, summary in client.QueryJobs(None, ["status", "summary"])):
+    time.sleep(0.5)
+joined = {name for (name,) in client.QueryNodes([], ["name"], False)}
+for name in [n for n in pending if n in joined]:
+    pending.remove(name)
+    report(name, True)
+with ThreadPoolExecutor(plan["parallel"]) as pool:
+    setups = {}
+    while pending or setups or jobs:
+        while pending and len(setups) < plan["parallel"] and len(setups) + len(jobs) < plan["ahead"]:
+            name = pending.pop(0)
+            setups[pool.submit(setup, nodes[name])] = name
+        if setups:
+            done, _ = wait_any(list(setups), timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = setups.pop(future)
+                error = future.exception()
+                # A set-up changes nothing in the cluster: one more try
+                # whatever failed (a cut run's set-up of the node may have
+                # been still under way).
+                if error is not None and name not in retried:
+                    retried.add(name)
+                    pending.append(name)
+                elif error is not None:
+                    report(name, False, (str(error).strip().splitlines() or [repr(error)])[-1])
+                else:
+                    try:
+                        jobs[submit(nodes[name])] = name
+                    except Exception as exc:
+                        report(name, False, str(exc))
+        else:
+            time.sleep(0.2)
+        if jobs:
+            for job, status, result in client.QueryJobs(list(jobs), ["id", "status", "opresult"]):
+                if status in UNFINISHED:
+                    continue
+                name = jobs.pop(job)
+                add_ok = status == "success" or (result and result[0] is None)
+                if add_ok:  # the add took; a failed offline step only costs time
+                    report(name, True)
+                elif name not in retried and transient(error_of(result)):
+                    retried.add(name)
+                    pending.append(name)
+                else:
+                    report(name, False, error_of(result))
+print(json.dumps({"failed": failed}), flush=True)
+sys.exit(1 if failed else 0)
+"""
+
+
+def add_plan(spec: ClusterSpec, nodes: list[str]) -> list[dict]:
+    """What ``gnt-node add``'s options would say for each node (see
+    join.node_add_argv): group, secondary IP, master capability."""
+    plan = []
+    for node in nodes:
+        settings = spec.settings_of(node)
+        entry: dict = {"name": node}
+        if spec.groups:
+            entry["group"] = settings.get("group", DEFAULT_GROUP)
+        ip = spec.node_secondary_ip(node)
+        if ip is not None:
+            entry["sip"] = str(ip)
+        if settings.get("master_capable") is False:
+            entry["master_capable"] = False
+        plan.append(entry)
+    return plan
+
+
+def add_argv(spec: ClusterSpec, nodes: list[str], priority: int) -> list[str]:
+    return ["python3", "-c", ADD_SCRIPT % {"pythondir": GANETI_PYTHON_DIR},
+            json.dumps({"nodes": add_plan(spec, nodes), "parallel": ADD_PARALLEL,
+                        "ahead": ADD_AHEAD, "priority": priority,
+                        "transient": list(TRANSIENT_ADD_ERRORS)})]
