@@ -515,6 +515,8 @@ def qa_runs(root: Path, parallel: int, nodes: int, extra: list[str]) -> list[dic
                                               stdin=subprocess.DEVNULL, cwd=str(work))})
     for number, run in enumerate(runs, 1):
         run["code"] = run["proc"].wait()
+        if run["code"] != 0:  # marks the run for keep_failed_qa_logs
+            (run["work"] / "failed").write_text(f"{run['code']}\n")
         run["wall"] = time.perf_counter() - run["start"]
         run["log"].close()
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "attempts": "?",
@@ -560,6 +562,24 @@ def loadavg() -> str:
     return "/".join(open("/proc/loadavg").read().split()[:3])
 
 
+def keep_failed_qa_logs(root: Path) -> None:
+    """Copy what a failed QA run left (its output and log bundles, each
+    shard's log and report, the kept clusters' logs) out of the temporary root before it goes, to
+    ./vcb-kept-*: without them a failure cannot be explained afterwards."""
+    failed = [path.parent for path in root.glob("qa-*/qa.out")
+              if (path.parent / "failed").exists()]
+    if not failed:
+        return
+    kept = Path(tempfile.mkdtemp(prefix="vcb-kept-", dir="."))
+    for work in failed:
+        shutil.copytree(work, kept / work.name, dirs_exist_ok=True)
+    for logs in (root / "clusters").glob("*/logs"):
+        shutil.copytree(logs, kept / "clusters" / logs.parent.name, dirs_exist_ok=True)
+    for shards in (root / "clusters").glob("qa-shards-*"):  # each shard's log and report
+        shutil.copytree(shards, kept / shards.name, dirs_exist_ok=True)
+    note(f"kept the failed QA runs' logs in {kept.resolve()}")
+
+
 def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
     """One ``vcluster-ns qa --keep-going`` (plus ``extra``): wall, exit, counts."""
     import xml.etree.ElementTree as ET
@@ -575,6 +595,8 @@ def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
         run["code"] = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=str(work)).returncode
     run["wall"] = time.perf_counter() - start
+    if run["code"] != 0:  # marks the run for keep_failed_qa_logs
+        (work / "failed").write_text(f"{run['code']}\n")
     run.update(passed=0, failures=0, errors=0, attempts="?")
     try:
         suite = ET.parse(work / "qa.xml").getroot().find("testsuite")
@@ -707,6 +729,7 @@ def main() -> int:
                                 [int(n) for n in args.qa_alone.split(",") if n],
                                 args.qa_alone_which, args.qa_nodes, args.qa_args.split())
         finally:
+            keep_failed_qa_logs(root)
             # A failed QA run keeps its clusters (down); remove them with the root.
             for cluster in sorted(p for p in (root / "clusters").glob("qa-*") if p.is_dir()):
                 subprocess.run([sys.executable, "-m", "vcluster_ns.entry", "--root",
