@@ -13,11 +13,13 @@ Ganeti's RPC layer skips offline nodes, so two ways are offered:
 
   1. the candidate pool is set to 1 (the master counts; nobody is demoted),
      so that no node added now becomes a candidate;
-  2. every node: ``gnt-node add``, then ``OpNodeSetParams offline=True``,
-     submitted the moment its add ends by one submitter that stays on the
-     master for the whole step, at high priority so that it comes before
-     the adds waiting for the cluster lock: the next adds fan out only to
-     the master and the node or two not yet offline;
+  2. every node: gnt-node add's two steps, then ``OpNodeSetParams
+     offline=True`` in the add's own job, at high priority so that it
+     comes before the adds waiting for the cluster lock, all by one
+     process on the master (addscript.py; where Ganeti sets up ssh keys,
+     ``gnt-node add`` and a submitter that sends each node offline the
+     moment its add ends): the next adds fan out only to the master and
+     the node not yet offline;
   3. every node the cluster file does not want offline:
      ``OpNodeSetParams offline=False``, in parallel jobs.  The pool (1) is
      full, so nobody is promoted by Ganeti, and with the master the only
