@@ -356,4 +356,7 @@ def test_the_add_plan_says_what_gnt_node_adds_options_would():
     argv = addscript.add_argv(spec, ["node2"], -10)
     assert argv[:2] == ["python3", "-c"]
     compile(argv[2], "ADD_SCRIPT", "exec")  # the script Ganeti's Python will run
+    # Ganeti's RPC (curl's global state) is set up before any set-up thread,
+    # as gnt-node add's @RunWithRPC does: without it node checks fail at random.
+    assert argv[2].index("rpc.Init()") < argv[2].index("with ThreadPoolExecutor(")
     assert json.loads(argv[3])["priority"] == -10

@@ -34,7 +34,11 @@ import json, sys, time, types
 from concurrent.futures import ThreadPoolExecutor, FIRST_COMPLETED, wait as wait_any
 sys.path.insert(0, %(pythondir)r)
 from ganeti import bootstrap, cli, opcodes
+from ganeti.rpc import node as rpc
 plan = json.loads(sys.argv[1])
+# gnt-node add runs under @RunWithRPC: curl's global state set up while one
+# thread runs.  Without it the set-ups' node daemon checks fail at random.
+rpc.Init()
 client = cli.GetClient()
 opts = types.SimpleNamespace(debug=False, verbose=False, ssh_key_check=False)
 (cluster_name, modify_ssh) = client.QueryConfigValues(["cluster_name", "modify_ssh_setup"])
@@ -127,6 +131,7 @@ with ThreadPoolExecutor(plan["parallel"]) as pool:
                 else:
                     report(name, False, error_of(result))
 print(json.dumps({"failed": failed}), flush=True)
+rpc.Shutdown()
 sys.exit(1 if failed else 0)
 """
 
