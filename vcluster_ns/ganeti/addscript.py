@@ -136,22 +136,26 @@ sys.exit(1 if failed else 0)
 """
 
 
+def add_settings(spec: ClusterSpec, node: str) -> dict:
+    """What the cluster file asks of a node's add, in one record for both
+    ways (``gnt-node add``'s options in join.node_add_argv, OpNodeAdd's
+    fields here): its name, group (named only with several groups, where
+    Ganeti wants the target named, default too), secondary IP, and master
+    capability when it is refused."""
+    settings = spec.settings_of(node)
+    entry: dict = {"name": node}
+    if spec.groups:
+        entry["group"] = settings.get("group", DEFAULT_GROUP)
+    ip = spec.node_secondary_ip(node)
+    if ip is not None:
+        entry["sip"] = str(ip)
+    if settings.get("master_capable") is False:
+        entry["master_capable"] = False
+    return entry
+
+
 def add_plan(spec: ClusterSpec, nodes: list[str]) -> list[dict]:
-    """What ``gnt-node add``'s options would say for each node (see
-    join.node_add_argv): group, secondary IP, master capability."""
-    plan = []
-    for node in nodes:
-        settings = spec.settings_of(node)
-        entry: dict = {"name": node}
-        if spec.groups:
-            entry["group"] = settings.get("group", DEFAULT_GROUP)
-        ip = spec.node_secondary_ip(node)
-        if ip is not None:
-            entry["sip"] = str(ip)
-        if settings.get("master_capable") is False:
-            entry["master_capable"] = False
-        plan.append(entry)
-    return plan
+    return [add_settings(spec, node) for node in nodes]
 
 
 def add_argv(spec: ClusterSpec, nodes: list[str], priority: int) -> list[str]:

@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import OperationFailed
-from ..spec import DEFAULT_GROUP, ClusterSpec
-from .addscript import TRANSIENT_ADD_ERRORS, add_argv
+from ..spec import ClusterSpec
+from .addscript import TRANSIENT_ADD_ERRORS, add_argv, add_settings
 from .install import Installation
 from .seed import GANETI_PYTHON_DIR
 
@@ -87,13 +87,14 @@ def node_add_argv(spec: ClusterSpec, node: str,
     if installation is not None:
         options = [o for o in options if installation.accepts("gnt-node", o)]
     # What the cluster file asks is not a refinement: never filtered out.
-    settings = spec.settings_of(node)
-    # With more than one group Ganeti wants the target named, default too.
-    if spec.groups:
-        options += ["-g", settings.get("group", DEFAULT_GROUP)]
-    if settings.get("master_capable") is False:
+    asked = add_settings(spec, node)
+    if "group" in asked:
+        options += ["-g", asked["group"]]
+    if asked.get("master_capable") is False:
         options.append("--master-capable=no")
-    return ["gnt-node", "add", *options, *secondary_ip_args(spec, node), node]
+    if "sip" in asked:
+        options += ["-s", asked["sip"]]
+    return ["gnt-node", "add", *options, node]
 
 
 def wanted_offline(spec: ClusterSpec) -> list[str]:
