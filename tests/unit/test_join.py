@@ -357,6 +357,31 @@ def test_the_add_plan_says_what_gnt_node_adds_options_would():
     assert argv[:2] == ["python3", "-c"]
     compile(argv[2], "ADD_SCRIPT", "exec")  # the script Ganeti's Python will run
     # Ganeti's RPC (curl's global state) is set up before any set-up thread,
-    # as gnt-node add's @RunWithRPC does: without it node checks fail at random.
+    # as gnt-node add's @RunWithRPC does.
     assert argv[2].index("rpc.Init()") < argv[2].index("with ThreadPoolExecutor(")
     assert json.loads(argv[3])["priority"] == -10
+
+
+def test_the_set_up_threads_never_touch_the_luxi_client():
+    """A luxi client is one socket: a query from a set-up thread beside the
+    main thread's job queries got the other's answer ("not enough values to
+    unpack (expected 2, got 1)").  What the threads run reaches no client."""
+    import ast
+
+    from vcluster_ns.ganeti import addscript
+    tree = ast.parse(addscript.ADD_SCRIPT % {"pythondir": "/x"})
+    functions = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+    submitted = [call.args[0].id for call in ast.walk(tree)
+                 if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                 and call.func.attr == "submit" and isinstance(call.func.value, ast.Name)
+                 and call.func.value.id == "pool"]
+    assert submitted == ["setup"]
+    seen, todo = set(), ["setup"]
+    while todo:  # setup and every function of the script it calls
+        name = todo.pop()
+        seen.add(name)
+        for node in ast.walk(functions[name]):
+            assert not (isinstance(node, ast.Name) and node.id == "client"), name
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in functions and node.func.id not in seen:
+                todo.append(node.func.id)

@@ -30,10 +30,10 @@ ADD_AHEAD = 4
 TRANSIENT_ADD_ERRORS = ("Node not reachable by ping", "didn't become responsive within")
 
 ADD_SCRIPT = """
-import json, sys, time, types
+import json, os, sys, time, traceback, types
 from concurrent.futures import ThreadPoolExecutor, FIRST_COMPLETED, wait as wait_any
 sys.path.insert(0, %(pythondir)r)
-from ganeti import bootstrap, cli, opcodes
+from ganeti import bootstrap, cli, errors, opcodes
 from ganeti.rpc import node as rpc
 plan = json.loads(sys.argv[1])
 # gnt-node add runs under @RunWithRPC: curl's global state set up while one
@@ -45,17 +45,18 @@ opts = types.SimpleNamespace(debug=False, verbose=False, ssh_key_check=False)
 if modify_ssh:  # gnt-node add would also set up ssh keys: let it
     print(json.dumps({"unsupported": "modify_ssh_setup"}), flush=True)
     sys.exit(3)
-ports = {}
 def ssh_port(group):
-    if group not in ports:
-        try:
-            ((port,),) = client.QueryGroups([group] if group else [], ["ndp/ssh_port"], False)
-        except Exception:
-            port = None
-        ports[group] = port
-    return ports[group]
+    try:
+        ((port,),) = client.QueryGroups([group] if group else [], ["ndp/ssh_port"], False)
+    except Exception:
+        port = None
+    return port
+# The set-up threads only read these: a luxi client is one socket, and a
+# query from a thread beside the main thread's job queries gets the other's
+# answer ("not enough values to unpack").
+ports = {group: ssh_port(group) for group in {n.get("group") for n in plan["nodes"]}}
 def setup(node):
-    bootstrap.SetupNodeDaemon(opts, cluster_name, node["name"], ssh_port(node.get("group")))
+    bootstrap.SetupNodeDaemon(opts, cluster_name, node["name"], ports[node.get("group")])
 def submit(node):
     ops = [opcodes.OpNodeAdd(node_name=node["name"], secondary_ip=node.get("sip"), readd=False,
                              group=node.get("group"), vm_capable=None, ndparams=None,
@@ -72,6 +73,12 @@ def error_of(result):
         if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], list):
             return " ".join(str(x) for x in item[1][:1]) or str(item)
     return str(result)
+def describe(error):  # Ganeti's own errors say enough; others, where they came from
+    text = (str(error).strip().splitlines() or [repr(error)])[-1]
+    if isinstance(error, errors.GenericError) or error.__traceback__ is None:
+        return text
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__}: {text} ({os.path.basename(frame.filename)}:{frame.lineno})"
 def transient(text):
     return any(t in text for t in plan["transient"])
 nodes = {n["name"]: n for n in plan["nodes"]}
@@ -109,12 +116,12 @@ with ThreadPoolExecutor(plan["parallel"]) as pool:
                     retried.add(name)
                     pending.append(name)
                 elif error is not None:
-                    report(name, False, (str(error).strip().splitlines() or [repr(error)])[-1])
+                    report(name, False, describe(error))
                 else:
                     try:
                         jobs[submit(nodes[name])] = name
                     except Exception as exc:
-                        report(name, False, str(exc))
+                        report(name, False, describe(exc))
         else:
             time.sleep(0.2)
         if jobs:
