@@ -2,7 +2,9 @@
 
 A whole ``up`` of 3 nodes (a candidate pool of 2: the linear join's every
 step is on the way, see ganeti/join.py) is timed once; then ``up`` is cut at points
-spread evenly over that length, alternately with SIGKILL (of ``up`` alone:
+spread evenly over that length, shifted by a random phase each run (so that
+runs together cover every moment; the report gives the phase, and
+VCLUSTER_NS_CUT_PHASE replays it), alternately with SIGKILL (of ``up`` alone:
 a crash) and SIGINT (to its whole process group, as a terminal's Ctrl-C
 reaches it and every command it runs), and ``up`` runs once more.  Each run
 must end in a complete cluster (every node listed by Ganeti, every node's
@@ -14,6 +16,7 @@ before it is a timed one; every other wait is on a condition.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import time
@@ -25,7 +28,7 @@ from hostsnap import HostSnapshot
 
 pytestmark = pytest.mark.ganeti
 
-POINTS = int(os.environ.get("VCLUSTER_NS_CUT_POINTS", "10"))
+POINTS = int(os.environ.get("VCLUSTER_NS_CUT_POINTS", "8"))
 NODES = ("node1", "node2", "node3")
 # A candidate pool of 2, so that the default (linear) join goes through all
 # of its steps: the pool at 1, node2 and node3 added and each sent offline,
@@ -78,8 +81,9 @@ def test_an_up_cut_anywhere_ends_whole_after_one_more_up(tmp_path_factory):
     length = time.monotonic() - start
     cli("destroy", "--yes")
     outcomes, hits = [], 0
+    phase = float(os.environ.get("VCLUSTER_NS_CUT_PHASE", random.random()))
     for i in range(POINTS):
-        after = length * (0.03 + 0.9 * i / max(POINTS - 1, 1))
+        after = length * (0.03 + 0.9 * (i + phase) / POINTS)
         signum = signal.SIGKILL if i % 2 == 0 else signal.SIGINT
         hit, cut_err = cut(cli, up, after, signum)
         hits += hit
@@ -97,7 +101,8 @@ def test_an_up_cut_anywhere_ends_whole_after_one_more_up(tmp_path_factory):
             outcomes.append((label, "named destroy" if one_line else f"FAILED {lines[-3:]}",
                              again.stderr))
         cli("destroy", "--yes")
-    report = "\n".join(f"{label}: {verdict}" for label, verdict, _ in outcomes)
+    report = f"phase {phase:.3f} (VCLUSTER_NS_CUT_PHASE)\n" + "\n".join(
+        f"{label}: {verdict}" for label, verdict, _ in outcomes)
     print(report)
     bad = [(label, verdict, err) for label, verdict, err in outcomes
            if verdict not in ("whole", "named destroy")]
