@@ -49,6 +49,13 @@ NAMESPACES_FIXED = 8
 # time of the test: measured 20 nodes, +290 entries).
 NEIGHBOURS_PER_NODE = 3
 NEIGHBOURS_SLACK = 64
+# gnt-cluster verify sends node_verify to every node of a group at once,
+# one job per group and the groups' jobs side by side; each node then
+# reaches its group's others (NV_NODENETTEST), a noded fork per
+# connection, against Ganeti's fixed 5-s RPC connect timeout
+# (RPC_CONNECT_TIMEOUT).  Measured on 2 cores (docs/performance.md): clean
+# at 100 nodes, 298 of 300 timing out at 300.
+VERIFY_NODES_PER_CORE = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +108,9 @@ class Machine:
     def hard_rlimit(self, which: int) -> int:
         _, hard = resource.getrlimit(which)
         return hard
+
+    def cores(self) -> int:
+        return len(os.sched_getaffinity(0))
 
     def neighbour_entries(self) -> int | None:
         """Entries in the kernel's ARP table now (all namespaces, all users)."""
@@ -363,10 +373,26 @@ def check_neighbours(m: Machine, nodes: int) -> Check:
     return Check("neighbour table", OK, detail)
 
 
+def check_verify_fanout(m: Machine, nodes: int) -> Check:
+    """Not a limit of ours: how far Ganeti's verify goes on this many cores."""
+    cores = m.cores()
+    most = VERIFY_NODES_PER_CORE * cores
+    detail = (f"gnt-cluster verify reaches all {nodes} nodes at once; measured clean up to "
+              f"about {VERIFY_NODES_PER_CORE} nodes per core, {most} on these {cores}")
+    if nodes <= most:
+        return Check("verify fan-out", OK, detail)
+    return Check("verify fan-out", WARN, f"{detail}: beyond, nodes answer verify with "
+                 "'SSL connection timeout' (ENODERPC; Ganeti's RPC connect timeout is a "
+                 "fixed 5 s)",
+                 f"verify one node group at a time ('gnt-cluster verify -g GROUP'; node "
+                 f"groups of at most {most} from the cluster file's [groups]), or run the "
+                 f"cluster on {-(-nodes // VERIFY_NODES_PER_CORE)} cores or more")
+
+
 ALL: list[Callable[[Machine, int], Check]] = [
     check_userns, check_ganeti, check_noop_os, check_programs, check_links,
     check_netem, check_sysrq, check_memory, check_inotify, check_limits,
-    check_namespaces, check_neighbours,
+    check_namespaces, check_neighbours, check_verify_fanout,
 ]
 # What `up` checks before creating anything: cheap, and fatal when failing.
 FAST = [check_memory, check_inotify, check_limits, check_namespaces, check_neighbours]

@@ -13,7 +13,7 @@ from vcluster_ns.errors import EnvironmentUnsupported
 class FakeMachine(doctor.Machine):
     def __init__(self, sysctls=None, packages=None, programs=None, mem=24000,
                  nofile=65536, nproc=100000, userns_error=None, links_error=None,
-                 files=(), netem_error=None, neighbours=100):
+                 files=(), netem_error=None, neighbours=100, cores=2):
         self.sysctls = {"fs.inotify.max_user_instances": "128",
                         "net.ipv4.neigh.default.gc_thresh3": "1024", **(sysctls or {})}
         self.packages = {"ganeti": "3.0.2-3", "ganeti-os-noop": "0.2-5"} \
@@ -26,6 +26,7 @@ class FakeMachine(doctor.Machine):
         self._netem_error = netem_error
         self.files = set(files)
         self.neighbours = neighbours
+        self._cores = cores
 
     def sysctl(self, name):
         return self.sysctls.get(name)
@@ -52,6 +53,9 @@ class FakeMachine(doctor.Machine):
 
     def neighbour_entries(self):
         return self.neighbours
+
+    def cores(self):
+        return self._cores
 
     def userns_error(self):
         return self._userns_error
@@ -201,3 +205,12 @@ def test_up_refuses_a_size_a_limit_stops():
     with pytest.raises(EnvironmentUnsupported) as info:
         doctor.require(100, machine)
     assert "user.max_mnt_namespaces" in info.value.one_line()
+
+
+def test_verify_fanout_warns_past_what_the_cores_were_measured_to_carry():
+    assert doctor.check_verify_fanout(FakeMachine(cores=2), 100).status == doctor.OK
+    check = doctor.check_verify_fanout(FakeMachine(cores=2), 300)
+    assert check.status == doctor.WARN
+    assert "SSL connection timeout" in check.detail
+    assert "gnt-cluster verify -g GROUP" in check.fix and "6 cores" in check.fix
+    assert doctor.check_verify_fanout(FakeMachine(cores=8), 300).status == doctor.OK
