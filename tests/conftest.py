@@ -23,3 +23,18 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(getattr(pytest.mark, tier))
 
 
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_cluster_outlives_its_module():
+    """A fixture whose ``up`` failed never reaches its own teardown: bring
+    down what the module's clusters still run, so that one failure does not
+    leave daemons loading the machine (and the host snapshots of later
+    modules) for the rest of the run."""
+    from helpers import Cli
+    first = len(Cli.made)
+    yield
+    for cli in Cli.made[first:]:
+        if cli.cluster_processes():
+            cli("down", check=False, timeout=300)
+    del Cli.made[first:]

@@ -29,9 +29,12 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.1, what: str 
 class Cli:
     """Runs ``vcluster-ns`` in a subprocess against one --root."""
 
+    made: list["Cli"] = []  # every one, for conftest's end-of-module sweep
+
     def __init__(self, root: Path, cluster: str = "default"):
         self.root = root
         self.cluster = cluster
+        Cli.made.append(self)
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "vcluster_ns.entry", "--root", str(self.root),
