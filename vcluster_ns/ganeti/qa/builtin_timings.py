@@ -1,69 +1,85 @@
 """The built-in QA timings table (see ``timings``): seconds per QA config
-key, and of QA's setup per run (keys QA skipped itself cost 0).
+key, and of QA's setup per run (keys switched off or skipped by QA cost 0).
 
-Measured by one whole run of ``vcluster-ns qa --keep-going --rapi`` (3
-nodes) on Debian's Ganeti 3.0.2, 2026-12-06, on the shared 2-core machine:
-163 passed, 0 failed, in 77 min, at load average 0.8 at its start and 10
-to 58 during it (other engineers' builds and QA runs beside it), against
-19.4 min for the same run on the quiet machine.  The times are therefore
-inflated, unevenly (most of all the job-queue performance tests, which
-start many jobs at once); the plan needs only their proportions, and
+Measured by one whole run of ``vcluster-ns qa --keep-going --rapi --shards 2``
+(3 nodes each) on Debian's Ganeti 3.0.2, 2026-12-06 22:23 UTC, on the quiet
+2-core machine (load average 2.0 at its start, the two shards its only
+work): 163 passed, 0 failed, in 15.8 min (``bench/bench.py --qa-shards 2``,
+docs/performance.md, table 10c).  The two shards shared the two cores, so
+a key alone runs somewhat faster; the plan needs only the proportions, and
 every run updates the table kept under the root, which takes precedence.
+``instance-convert-disk`` (no test of it ran in that run) keeps its figure
+from the earlier, loaded run.
 """
 
 GANETI_VERSION = "3.0.2"
-SETUP = 30.0
+SETUP = 13.3
 KEYS: dict[str, float] = {
-    "cluster-command": 1.4,
+    "cluster-burnin": 0.0,
+    "cluster-command": 1.1,
     "cluster-copyfile": 0.0,
-    "cluster-destroy": 28.7,
-    "cluster-epo": 31.7,
-    "cluster-info": 2.1,
-    "cluster-instance-communication": 48.9,
+    "cluster-destroy": 4.8,
+    "cluster-epo": 13.0,
+    "cluster-info": 0.9,
+    "cluster-instance-communication": 12.5,
     "cluster-instance-policy": 0.0,
-    "cluster-master-failover": 60.2,
-    "cluster-modify": 360.4,
+    "cluster-master-failover": 64.8,
+    "cluster-modify": 143.4,
     "cluster-oob": 0.0,
-    "cluster-redist-conf": 1.2,
-    "cluster-rename": 24.8,
-    "cluster-renew-crypto": 61.8,
-    "cluster-repair-disk-sizes": 8.9,
-    "cluster-verify": 37.7,
-    "delay": 6.7,
-    "env": 7.8,
-    "filters": 258.6,
-    "group-list": 82.6,
-    "group-rwops": 70.3,
-    "haskell-confd": 1.8,
-    "instance-add-file": 46.8,
-    "instance-add-osparams": 80.4,
-    "instance-add-restricted-by-disktemplates": 158.0,
-    "instance-add-shared-file": 74.3,
-    "instance-automatic-restart": 55.0,
-    "instance-consecutive-failures": 247.7,
+    "cluster-redist-conf": 1.1,
+    "cluster-rename": 22.8,
+    "cluster-renew-crypto": 46.1,
+    "cluster-repair-disk-sizes": 1.9,
+    "cluster-reserved-lvs": 0.0,
+    "cluster-upgrade": 0.0,
+    "cluster-verify": 11.7,
+    "delay": 5.8,
+    "env": 8.0,
+    "filters": 58.5,
+    "group-list": 15.4,
+    "group-rwops": 19.7,
+    "haskell-confd": 0.7,
+    "instance-add-diskless": 0.0,
+    "instance-add-drbd-disk": 0.0,
+    "instance-add-file": 15.9,
+    "instance-add-gluster": 0.0,
+    "instance-add-osparams": 107.1,
+    "instance-add-plain-disk": 0.0,
+    "instance-add-rbd": 0.0,
+    "instance-add-restricted-by-disktemplates": 30.7,
+    "instance-add-shared-file": 7.6,
+    "instance-automatic-restart": 22.2,
+    "instance-communication": 0.0,
+    "instance-consecutive-failures": 133.4,
+    "instance-console": 0.0,
     "instance-convert-disk": 11.7,
-    "instance-failover": 26.9,
-    "instance-grow-disk": 46.5,
-    "instance-info": 5.1,
-    "instance-list": 165.6,
-    "instance-migrate": 109.6,
-    "instance-modify": 104.1,
-    "instance-reboot": 42.5,
-    "instance-rename": 90.0,
-    "instance-shutdown": 42.2,
+    "instance-device-names": 0.0,
+    "instance-export": 0.0,
+    "instance-failover": 4.0,
+    "instance-grow-disk": 13.0,
+    "instance-info": 2.4,
+    "instance-list": 86.4,
+    "instance-migrate": 15.3,
+    "instance-modify": 35.8,
+    "instance-modify-disks": 0.0,
+    "instance-reboot": 10.6,
+    "instance-reinstall": 4.0,
+    "instance-rename": 60.3,
+    "instance-shutdown": 32.4,
     "instance-user-down": 0.0,
-    "job-list": 57.9,
-    "jobqueue-performance": 1370.5,
+    "job-list": 16.8,
+    "jobqueue-performance": 313.4,
     "mon-collector": 0.0,
-    "network": 170.0,
-    "node-info": 0.5,
-    "node-list": 97.7,
-    "node-modify": 128.1,
+    "network": 26.4,
+    "node-info": 0.4,
+    "node-list": 30.1,
+    "node-modify": 30.8,
     "node-oob": 0.0,
-    "node-readd": 21.0,
-    "node-storage": 30.5,
+    "node-readd": 5.0,
+    "node-storage": 12.7,
+    "node-volumes": 0.0,
     "os": 0.0,
-    "rapi": 67.3,
-    "tags": 47.0,
-    "test-jobqueue": 24.6,
+    "rapi": 44.0,
+    "tags": 20.7,
+    "test-jobqueue": 22.8,
 }
