@@ -14,9 +14,9 @@ Ganeti's RPC layer skips offline nodes, so two ways are offered:
   1. the candidate pool is set to 1 (the master counts; nobody is demoted),
      so that no node added now becomes a candidate;
   2. every node: gnt-node add's two steps, then ``OpNodeSetParams
-     offline=True`` in the add's own job, at high priority so that it
-     comes before the adds waiting for the cluster lock, all by one
-     process on the master (addscript.py; where Ganeti sets up ssh keys,
+     offline=True`` right after its add in the same job (several nodes a
+     job), all by one process on the master (addscript.py; where Ganeti
+     sets up ssh keys,
      ``gnt-node add`` and a submitter that sends each node offline the
      moment its add ends): the next adds fan out only to the master and
      the node not yet offline;
