@@ -35,6 +35,6 @@ def _no_cluster_outlives_its_module():
     first = len(Cli.made)
     yield
     for cli in Cli.made[first:]:
-        if cli.cluster_processes():
+        if cli.local and cli.cluster_processes():
             cli("down", check=False, timeout=300)
     del Cli.made[first:]

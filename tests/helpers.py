@@ -30,6 +30,7 @@ class Cli:
     """Runs ``vcluster-ns`` in a subprocess against one --root."""
 
     made: list["Cli"] = []  # every one, for conftest's end-of-module sweep
+    local = True  # its clusters run here, as this user (the sweep can see them)
 
     def __init__(self, root: Path, cluster: str = "default"):
         self.root = root

@@ -46,6 +46,8 @@ def ssh_argv(target: str, command: list[str]) -> list[str]:
 class PeerCli(Cli):
     """``vcluster-ns`` run by the peer user, through its sshd."""
 
+    local = False  # the peer's processes and files: its fixture brings it down
+
     def __init__(self, root: str, cluster: str = NAME):
         super().__init__(root, cluster)
 
