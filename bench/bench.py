@@ -462,13 +462,11 @@ def timed_run(vc: VirtualCluster, *argv: str) -> float:
     return time.perf_counter() - start
 
 
-def verify(vc: VirtualCluster, *group: str) -> str:
-    """``gnt-cluster verify`` of the new cluster (``group``: ``-g NAME``, that
-    node group only): its wall time, and "clean" or how many errors, the
-    kernel's missing /proc/sysrq-trigger aside (Ganeti's ENODESETUP, the
-    same for every node on this kernel).  Past what doctor says these cores
-    carry (doctor.check_verify_fanout), also verified one group of that
-    size at a time: the fix doctor gives."""
+def verify_once(vc: VirtualCluster, *group: str) -> tuple[bool, list[str], float]:
+    """``gnt-cluster verify`` (``group``: ``-g NAME``, that node group
+    only): whether it was clean, its errors, the kernel's missing
+    /proc/sysrq-trigger aside (Ganeti's ENODESETUP, the same for every node
+    on this kernel), and its wall time."""
     start = time.perf_counter()
     result = vc.run(vc.master, "gnt-cluster", "verify", "--error-codes",
                     "--ignore-errors=ENODESETUP", *(("-g", group[0]) if group else ()),
@@ -476,19 +474,28 @@ def verify(vc: VirtualCluster, *group: str) -> str:
     wall = time.perf_counter() - start
     errors = [line for line in result.stdout.splitlines()
               if "ERROR" in line and "ENODESETUP" not in line]
-    if result.returncode == 0 and not errors:
-        verdict = f"clean, {wall:.0f} s"
-    else:
-        note(f"verify of {vc.name}: " + " / ".join(errors[:3] or result.stderr.splitlines()[-1:]))
-        verdict = f"{len(errors)} error(s), {wall:.0f} s"
-    if group:
-        return verdict
+    clean = result.returncode == 0 and not errors
+    if not clean:
+        note(f"verify of {vc.name}{' -g ' + group[0] if group else ''}: "
+             + " / ".join(errors[:3] or result.stderr.splitlines()[-1:]))
+    return clean, errors, wall
+
+
+def verdict(clean: bool, errors: list[str], wall: float) -> str:
+    return f"clean, {wall:.0f} s" if clean else f"{len(errors)} error(s), {wall:.0f} s"
+
+
+def verify(vc: VirtualCluster) -> str:
+    """The new cluster's verify, "clean" or how many errors, and its wall
+    time.  Past what doctor says these cores carry
+    (doctor.check_verify_fanout), also one group of that size at a time."""
+    text = verdict(*verify_once(vc))
     nodes = vc.run(vc.master, "gnt-node", "list", "--no-headers", "-o", "name",
                    check=True).stdout.split()
     size = doctor.VERIFY_NODES_PER_CORE * doctor.Machine().cores()
     if len(nodes) <= size:
-        return verdict
-    return f"{verdict}; {verify_by_groups(vc, nodes, size)}"
+        return text
+    return f"{text}; {verify_by_groups(vc, nodes, size)}"
 
 
 def verify_by_groups(vc: VirtualCluster, nodes: list[str], size: int) -> str:
@@ -501,13 +508,11 @@ def verify_by_groups(vc: VirtualCluster, nodes: list[str], size: int) -> str:
         vc.run(vc.master, "gnt-group", "assign-nodes", "--force", name,
                *nodes[start:start + size], check=True, timeout=3600)
         groups[name] = nodes[start:start + size]
-    verdicts = [verify(vc, name) for name in groups]
-    note(f"verify of {vc.name} by groups of {size}: " + " / ".join(
-        f"{name}: {v}" for name, v in zip(groups, verdicts)))
-    bad = [v for v in verdicts if not v.startswith("clean")]
-    walls = sum(float(v.rsplit(", ", 1)[1].split()[0]) for v in verdicts)
-    return (f"by {len(groups)} groups of {size}: "
-            + (f"clean, {walls:.0f} s" if not bad else " / ".join(verdicts)))
+    results = [verify_once(vc, name) for name in groups]
+    head = f"by {len(groups)} groups of {size}: "
+    if all(clean for clean, _, _ in results):
+        return head + f"clean, {sum(wall for _, _, wall in results):.0f} s"
+    return head + " / ".join(verdict(*result) for result in results)
 
 
 def versions(root: Path, trees: list[tuple[str, str | None]], sizes: list[int],
