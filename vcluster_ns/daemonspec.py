@@ -42,3 +42,5 @@ class DaemonSpec:
     ok_messages: dict[str, str] = dataclasses.field(default_factory=dict)
     pid_file: Path | None = None
     cwd: str = "/"
+    # Signals the daemon starts with blocked (inherited across exec).
+    blocked_signals: tuple[int, ...] = ()

@@ -39,6 +39,35 @@ def test_every_ganeti_daemon_is_a_child_of_the_supervisor(cluster3: Cli):
             assert parent_pid(pid) != pid1, cmd
 
 
+def blocked_signals(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1], 16) for line in status if line.startswith("SigBlk:"))
+
+
+def test_every_nodes_idle_haskell_daemons_start_without_the_runtimes_ticks(cluster3: Cli):
+    # daemons.TICKLESS: confd and mond on every node start with SIGVTALRM
+    # blocked; the master's wconfd and luxid keep it.  And confd still
+    # answers (gnt-node list-drbd asks it), mond still collects.
+    tick = 1 << (signal.SIGVTALRM - 1)
+    pid1 = cluster3.pid1()
+    running = {k: d for k, d in daemons(cluster3).items() if d["state"] == "running"}
+    for (node, name), d in running.items():
+        masked = bool(blocked_signals(host_pid(pid1, d["pid"])) & tick)
+        assert masked == (name in ("ganeti-confd", "ganeti-mond")), (node, name)
+    drbd = cluster3("run", "node1", "gnt-node", "list-drbd", "node2", check=False)
+    assert drbd.returncode == 0 and "Node" in drbd.stdout, drbd.stderr
+
+    def collected():
+        out = cluster3("run", "node1", "curl", "-s", "--max-time", "10",
+                       "http://node2:1815/1/report/default/cpu-avg-load", check=False).stdout
+        try:
+            return json.loads(out)["data"]["cpu_number"] > 0
+        except (ValueError, KeyError, TypeError):
+            return False
+
+    wait_for(collected, 120, what="mond on node2 to report its CPU load")
+
+
 def test_daemon_util_shim_answers_like_the_real_one(cluster3: Cli):
     du = "/usr/lib/ganeti/daemon-util"
     assert cluster3("run", "node1", du, "check", "ganeti-noded", check=False).returncode == 0

@@ -269,6 +269,26 @@ async def test_pid_file_written(tmp_path):
             assert pid_file.read_text() == f"{daemon.pid}\n"
 
 
+def blocked_mask(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("SigBlk:"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no SigBlk in /proc/{pid}/status")
+
+
+async def test_blocked_signals_reach_the_daemon_and_no_other(tmp_path):
+    bit = 1 << (signal.SIGVTALRM - 1)
+    with real_time_limit(20):
+        async with supervisor(policy=FAST) as sup:
+            quiet = await sup.start(fake(tmp_path, "quiet", "import time; time.sleep(600)",
+                                         blocked_signals=(signal.SIGVTALRM,)))
+            plain = await sup.start(fake(tmp_path, "plain", "import time; time.sleep(600)"))
+            assert blocked_mask(quiet.pid) & bit
+            assert not blocked_mask(plain.pid) & bit
+    # the supervisor itself keeps its mask
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []) & {signal.SIGVTALRM}
+
+
 async def test_concurrent_start_of_many_groups(tmp_path):
     code = ("import pathlib, sys, time; time.sleep(1); "
             "pathlib.Path(sys.argv[1]).touch(); time.sleep(600)")
