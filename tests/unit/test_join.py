@@ -385,3 +385,27 @@ def test_the_set_up_threads_never_touch_the_luxi_client():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                     and node.func.id in functions and node.func.id not in seen:
                 todo.append(node.func.id)
+
+
+def test_online_layout_caps_the_jobs_then_promotes_together_at_the_end():
+    nodes = [f"node{i}" for i in range(2, 302)]
+    promote = ["node2", "node3", "node4", "node999"]  # node999: not offline, not in nodes
+    plain, promotions = join.online_layout(nodes, promote, 10)
+    assert len(plain) == 10
+    flat = [n for job in plain for n, _ in job]
+    assert sorted(flat + ["node2", "node3", "node4"]) == sorted(nodes)  # each once
+    assert not any(candidate for job in plain for _, candidate in job)
+    assert max(map(len, plain)) - min(map(len, plain)) <= 1
+    assert promotions == [[("node2", True)], [("node3", True)], [("node4", True)]]
+
+
+def test_online_layout_with_few_nodes_or_only_candidates():
+    assert join.online_layout(["node2", "node3"], [], 10) == [[[("node2", False)], [("node3", False)]]]
+    assert join.online_layout(["node2"], ["node2"], 10) == [[[("node2", True)]]]
+    assert join.online_layout([], ["node2"], 10) == []
+
+
+def test_the_flags_script_compiles_with_the_layout_in_it():
+    argv = join.flags_argv({"mode": "online", "keep": []})
+    compile(argv[2], "flags_script", "exec")
+    assert "def online_layout(" in argv[2] and json.loads(argv[3])["online_jobs"] == join.ONLINE_JOBS
