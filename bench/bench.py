@@ -498,6 +498,29 @@ def verify(vc: VirtualCluster) -> str:
     return f"{text}; {verify_by_groups(vc, nodes, size)}"
 
 
+def ssconf_settled(vc: VirtualCluster, nodes: list[str], timeout: float = 900.0) -> str:
+    """Wait until every node's ssconf files say what the master's do: the
+    regrouping's pushes (wconfd sends them after the jobs end) have
+    reached everyone, so that verify checks a cluster at rest.  Read from
+    the nodes' directories on this machine."""
+    from vcluster_ns.ganeti import ssconf
+
+    def files(node: str) -> dict[str, bytes]:
+        directory = ssconf.data_dir(vc.paths.node_root(node))
+        return {p.name: p.read_bytes() for p in directory.glob("ssconf_*")}
+
+    start = time.monotonic()
+    while True:
+        want = files(vc.master)
+        behind = [n for n in nodes if files(n) != want]
+        waited = time.monotonic() - start
+        if not behind:
+            return f"everywhere after {waited:.0f} s"
+        if waited > timeout:
+            return f"{len(behind)} nodes still behind after {waited:.0f} s"
+        time.sleep(2)
+
+
 def verify_by_groups(vc: VirtualCluster, nodes: list[str], size: int) -> str:
     """Nodes moved into groups of ``size`` (the first stay in ``default``),
     then ``gnt-cluster verify -g`` for each group, one after another."""
@@ -508,8 +531,9 @@ def verify_by_groups(vc: VirtualCluster, nodes: list[str], size: int) -> str:
         vc.run(vc.master, "gnt-group", "assign-nodes", "--force", name,
                *nodes[start:start + size], check=True, timeout=3600)
         groups[name] = nodes[start:start + size]
+    settled = ssconf_settled(vc, nodes)
     results = [verify_once(vc, name) for name in groups]
-    head = f"by {len(groups)} groups of {size}: "
+    head = f"by {len(groups)} groups of {size} (ssconf {settled}): "
     if all(clean for clean, _, _ in results):
         return head + f"clean, {sum(wall for _, _, wall in results):.0f} s"
     return head + " / ".join(verdict(*result) for result in results)
@@ -556,6 +580,7 @@ def qa_runs(root: Path, parallel: int, nodes: int, extra: list[str]) -> list[dic
             (run["work"] / "failed").write_text(f"{run['code']}\n")
         run["wall"] = time.perf_counter() - run["start"]
         run["log"].close()
+        keep_report(run["work"] / "qa.xml", run["work"].name)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "attempts": "?",
                   "off": 0, "ganeti": "?"}
         try:
@@ -617,6 +642,15 @@ def keep_failed_qa_logs(root: Path) -> None:
     note(f"kept the failed QA runs' logs in {kept.resolve()}")
 
 
+def keep_report(junit: Path, label: str) -> None:
+    """Every QA run's JUnit outlives the temporary root, as ./vcb-qa-LABEL.xml:
+    its test list is what a count that differs between runs is read from."""
+    if junit.exists():
+        kept = Path(f"vcb-qa-{label}.xml")
+        shutil.copyfile(junit, kept)
+        note(f"kept {label}'s JUnit report as {kept.resolve()}")
+
+
 def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
     """One ``vcluster-ns qa --keep-going`` (plus ``extra``): wall, exit, counts."""
     import xml.etree.ElementTree as ET
@@ -634,6 +668,7 @@ def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
     run["wall"] = time.perf_counter() - start
     if run["code"] != 0:  # marks the run for keep_failed_qa_logs
         (work / "failed").write_text(f"{run['code']}\n")
+    keep_report(work / "qa.xml", label)
     run.update(passed=0, failures=0, errors=0, attempts="?")
     try:
         suite = ET.parse(work / "qa.xml").getroot().find("testsuite")
