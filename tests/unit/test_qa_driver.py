@@ -135,6 +135,59 @@ def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monk
     assert rapi.Enabled.__name__ == "Enabled"  # still recognised by _names
 
 
+FAKE_INSTANCE_LOOP = """
+def RunTest(fn, *args):
+    fn(*args)
+def RunTestIf(names, fn, *args):
+    if qa_config.TestEnabled(names):
+        RunTest(fn, *args)
+def RunQa():
+    for key, create in (("instance-add-file", TestInstanceAddFile),
+                        ("instance-add-rbd", TestInstanceAddRbd),
+                        ("instance-add-shared-file", TestInstanceAddSharedFile)):
+        if qa_config.TestEnabled(key) and key != "instance-add-rbd":
+            RunTest(create)
+            if qa_config.TestEnabled("instance-convert-disk"):
+                if key == "instance-add-file":
+                    RunTest(TestConvert)
+            RunTest(TestInstanceRemove)
+"""
+
+
+def test_driver_labels_with_the_innermost_gate_first_and_this_iterations(
+        capsys, monkeypatch, tmp_path):
+    # ganeti-qa.py's RunInstanceTests: the loop's own "if TestEnabled(test_name)"
+    # holds an "if TestEnabled('instance-convert-disk')": the conversion
+    # belongs to instance-convert-disk (its shard reports it), and the
+    # second instance's tests to the second instance, not to the first
+    # one's gate left open by the loop's first pass.
+    import sys
+    import types
+
+    config = types.SimpleNamespace(TestEnabled=lambda names: names != "off")
+    qa_instance = types.ModuleType("qa.qa_instance")
+    module = types.ModuleType("fake_qa")
+    module.qa_config = config
+    for name in ("TestInstanceAddFile", "TestInstanceAddRbd", "TestInstanceAddSharedFile",
+                 "TestConvert", "TestInstanceRemove"):
+        setattr(module, name, lambda: None)
+    qa_instance.available_instance_tests = []  # labelled by the gates alone
+    monkeypatch.setitem(sys.modules, "qa.qa_instance", qa_instance)
+    monkeypatch.setitem(sys.modules, "qa", types.ModuleType("qa"))
+    sys.modules["qa"].qa_instance = qa_instance
+    script = tmp_path / "ganeti-qa.py"
+    script.write_text(FAKE_INSTANCE_LOOP)
+    exec(compile(FAKE_INSTANCE_LOOP, str(script), "exec"), module.__dict__)
+    driver._label_tests(module, config, str(script))
+    module.RunQa()
+    assert capsys.readouterr().out.splitlines() == [
+        '==== vcluster-ns names ["instance-add-file"]',
+        '==== vcluster-ns names ["instance-convert-disk", "instance-add-file"]',
+        '==== vcluster-ns names ["instance-add-file"]',
+        '==== vcluster-ns names ["instance-add-shared-file"]',
+        '==== vcluster-ns names ["instance-add-shared-file"]']
+
+
 QA_CLUSTER = '''
 import constants, qa_error
 calls = []

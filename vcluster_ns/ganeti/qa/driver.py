@@ -169,9 +169,11 @@ def _gate_on_rapi(script, state):
     def Enabled(*args, **kwargs):  # noqa: N802 (QA's name)
         on = enabled(*args, **kwargs)
         caller = sys._getframe(1)
-        if on and caller.f_code.co_filename == script and \
-                caller.f_code.co_name != "RunTestIf":
-            _open_gate(state, ["rapi"], caller)
+        if caller.f_code.co_filename == script and caller.f_code.co_name != "RunTestIf":
+            if on:
+                _open_gate(state, ["rapi"], caller)
+            else:
+                _close_gate(state, caller)
         return on
 
     module.Enabled = Enabled
@@ -204,18 +206,30 @@ _IF_BODIES = {}
 def _open_gate(state, names, frame):
     """``names`` switch off the tests QA runs in the body of the ``if``
     whose test ``frame`` (ganeti-qa.py's) is evaluating: a gate for bare
-    ``RunTest`` calls on those lines of that function."""
+    ``RunTest`` calls on those lines of that function.  One gate per call
+    site: evaluating it again (the loop's next instance, the function's
+    next call) replaces it, so a pass never carries an earlier one's key."""
     first, last = _if_bodies(frame.f_code.co_filename).get(
         frame.f_lineno, (frame.f_lineno, float("inf")))
-    state["gates"].append((frame.f_code, first, last, list(names)))
+    state["gates"][(frame.f_code, frame.f_lasti)] = (first, last, list(names))
+
+
+def _close_gate(state, frame):
+    """The call site said "off" this time: its earlier gate no longer holds."""
+    state["gates"].pop((frame.f_code, frame.f_lasti), None)
 
 
 def _gated(state, frame):
-    """The keys of the gates open where ``frame`` stands."""
+    """The keys of the gates open where ``frame`` stands, the innermost
+    ``if`` first (``if TestEnabled("instance-convert-disk")`` inside the
+    instance loop's ``if TestEnabled(test_name)``: the conversion is
+    instance-convert-disk's test), then in the order of their call sites."""
+    here = sorted((last - first, site, keys)
+                  for (code, site), (first, last, keys) in state["gates"].items()
+                  if code is frame.f_code and first <= frame.f_lineno <= last)
     names = []
-    for code, first, last, keys in state["gates"]:
-        if code is frame.f_code and first <= frame.f_lineno <= last:
-            names += [k for k in keys if k not in names]
+    for _, _, keys in here:
+        names += [k for k in keys if k not in names]
     return names
 
 
@@ -230,7 +244,7 @@ def _label_tests(qa, qa_config, script):
     qa_rapi.Enabled(): ...``), found from the script's syntax tree, then
     the key of the instance under test.  Tests QA runs always get none.
     """
-    state = {"in_if": False, "gates": [], "instance": []}
+    state = {"in_if": False, "gates": {}, "instance": []}
     creators = {}
     try:
         from qa import qa_instance
@@ -244,9 +258,11 @@ def _label_tests(qa, qa_config, script):
     def TestEnabled(tests, *args, **kwargs):  # noqa: N802 (QA's name)
         enabled = test_enabled(tests, *args, **kwargs)
         caller = sys._getframe(1)
-        if enabled and caller.f_code.co_filename == script and \
-                caller.f_code.co_name != "RunTestIf":
-            _open_gate(state, _names(tests), caller)
+        if caller.f_code.co_filename == script and caller.f_code.co_name != "RunTestIf":
+            if enabled:
+                _open_gate(state, _names(tests), caller)
+            else:
+                _close_gate(state, caller)
         return enabled
 
     qa_config.TestEnabled = TestEnabled
