@@ -8,8 +8,9 @@ work): 163 passed, 0 failed, in 15.8 min (``bench/bench.py --qa-shards 2``,
 docs/performance.md, table 10c).  The two shards shared the two cores, so
 a key alone runs somewhat faster; the plan needs only the proportions, and
 every run updates the table kept under the root, which takes precedence.
-``instance-convert-disk`` (no test of it ran in that run) keeps its figure
-from the earlier, loaded run.
+``instance-convert-disk`` keeps its figure from the earlier, loaded run:
+in that run its tests were counted under the instance's key (the driver
+then put the instance loop's gate first; fixed since).
 """
 
 GANETI_VERSION = "3.0.2"
