@@ -48,14 +48,17 @@ def test_driver_rapi_view_turns_off_virtual_cluster_for_qa_rapi_only(monkeypatch
         ["rapi", "instance-shutdown"]
 
 
-FAKE_QA = """
+# QA's two runners, as ganeti-qa.py has them (the driver wraps both).
+FAKE_RUNNERS = """
 def RunTest(fn, *args):
     fn(*args)
 
 def RunTestIf(names, fn, *args):
     if qa_config.TestEnabled(names):
         RunTest(fn, *args)
+"""
 
+FAKE_QA = FAKE_RUNNERS + """
 def RunQa():
     RunTestIf("cluster-info", TestInfo)
     RunTest(TestAlways)
@@ -135,12 +138,7 @@ def test_driver_labels_tests_qa_runs_after_checking_qa_rapi_enabled(capsys, monk
     assert rapi.Enabled.__name__ == "Enabled"  # still recognised by _names
 
 
-FAKE_INSTANCE_LOOP = """
-def RunTest(fn, *args):
-    fn(*args)
-def RunTestIf(names, fn, *args):
-    if qa_config.TestEnabled(names):
-        RunTest(fn, *args)
+FAKE_INSTANCE_LOOP = FAKE_RUNNERS + """
 def RunQa():
     for key, create in (("instance-add-file", TestInstanceAddFile),
                         ("instance-add-rbd", TestInstanceAddRbd),
