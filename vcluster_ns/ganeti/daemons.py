@@ -24,8 +24,8 @@ Facts relied on (Ganeti 2.x and 3.x alike; see docs/architecture.md):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 import signal
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .. import nodes
@@ -60,8 +60,9 @@ ALL_DAEMONS = START_ORDER + ON_DEMAND + tuple(SKIPPED)
 # uses (``+RTS --info``: rts_v), ticks with SIGVTALRM 100 times a second,
 # idle or not (only the threaded runtime stops its ticker when idle), and
 # Ganeti links without -rtsopts, so ``+RTS -V0`` is refused.  Each tick
-# wakes the daemon from its select: confd took 0.8 of this machine's two
-# cores on an idle 300-node cluster, before anyone asked it anything.  The
+# wakes the daemon from its select: on a 300-node cluster the 300 confds
+# took 45 CPU seconds a minute during verify (4.4 with the signal
+# blocked; docs/performance.md, eighth session).  The
 # daemons every node runs start with the signal blocked, so that the timer
 # never wakes them; their threads then switch where they block (I/O,
 # MVars, delays), which is where an idle daemon's threads are.  The
