@@ -12,55 +12,36 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from . import wire
 from .errors import (ClusterNotUp, EnvironmentUnsupported, ExitCode, InvalidInput,
                      OperationFailed, Refused, VclusterError)
 
-MAX_MESSAGE = 4 * 1024 * 1024
+MAX_MESSAGE = wire.MAX_MESSAGE
 
 
 def request(path: Path, message: dict, timeout: float = 120.0) -> dict:
     """Send one request, return the answer; raise if nobody answers sensibly."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
     try:
-        try:
-            sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
+        return wire.exchange(path, message, timeout)
+    except wire.NotListening as exc:
+        if not str(exc):
             raise ClusterNotUp(
                 "the cluster is not up (no supervisor answers on its control socket)",
                 "start it with 'vcluster-ns up'",
             ) from None
-        except OSError as exc:
-            raise ClusterNotUp(f"cannot reach the supervisor at {path}: {exc.strerror}") from None
-        sock.sendall(json.dumps(message).encode() + b"\n")
-        data = bytearray()
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-            if len(data) > MAX_MESSAGE:
-                break
-    except socket.timeout:
+        raise ClusterNotUp(f"cannot reach the supervisor at {path}: {exc}") from None
+    except wire.NoAnswer:
         raise OperationFailed(
             f"the supervisor did not answer {message.get('op')!r} within {timeout:.0f}s"
         ) from None
-    finally:
-        sock.close()
-    try:
-        answer = json.loads(data)
-        if not isinstance(answer, dict) or "ok" not in answer:
-            raise ValueError("no 'ok' field")
-    except ValueError:
+    except wire.Garbage:
         raise OperationFailed(
             f"the supervisor at {path} answered garbage",
             "see supervisor.log in the cluster directory; 'vcluster-ns down' and 'up' again",
         ) from None
-    return answer
 
 
 def call(path: Path, message: dict, timeout: float = 120.0) -> dict:
@@ -85,7 +66,7 @@ async def serve(path: Path, handler: Handler, *, task_status=None) -> None:
 
     if path.exists() or path.is_symlink():
         path.unlink()
-    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
     await sock.bind(str(path))
     os.chmod(path, 0o600)
     sock.listen(128)
