@@ -60,6 +60,14 @@ class FakeMaster:
             script = f"echo '{text}'; exit {code}"
         elif "nodes" in json.loads(argv[-1]) and "mode" not in json.loads(argv[-1]):
             script = self.add_script(json.loads(argv[-1]))
+        elif json.loads(argv[-1])["mode"] == "online":  # streamed: progress, then the end
+            offline = [n for n, r in self.roles.items()
+                       if r == "O" and n not in json.loads(argv[-1])["keep"]]
+            done = self.run(node, *argv)
+            progress = [{"online": 0, "of": len(offline)},
+                        {"online": len(offline), "of": len(offline)}]
+            script = "".join(f"echo '{json.dumps(line)}'; " for line in progress) + \
+                f"echo '{done.stdout}'; exit {done.returncode}"
         else:
             assert json.loads(argv[-1])["mode"] == "submitter"
             actions.append((os.POSIX_SPAWN_DUP2, stdin, 0))
@@ -125,10 +133,12 @@ def joiner(master):
 
     class Tally:  # what the counter was told
         def __init__(self, total, what):
-            added.append([total, 0])
+            self.total, self.count = total, 0
+            added.append([what, total, 0])
 
-        def tick(self):
-            added[-1][1] += 1
+        def tick(self, n=1):
+            self.count += n
+            added[-1][2] += n
 
         def done(self):
             pass
@@ -168,7 +178,7 @@ def test_linear_shrinks_the_pool_adds_offline_brings_online_then_promotes(tmp_pa
     assert log[online + 1:] == [("online as candidates", "node2", "node3"), ("pool", 3)]
     assert master.roles == {"node1": "M", "node2": "C", "node3": "C", "node4": "R",
                             "node5": "R", "node6": "R", "node7": "R"}
-    assert counted == [[6, 6]]
+    assert counted == [["nodes added", 6, 6], ["nodes online", 6, 6]]
     assert "pool=3" in state.read_text()  # what an interrupted join restores
 
 

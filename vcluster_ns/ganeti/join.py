@@ -50,6 +50,7 @@ import json
 import os
 import tempfile
 import time
+import types
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
@@ -160,8 +161,18 @@ def submit(nodes, **flags):
         print(json.dumps({"refused": refused}))
         sys.exit(1)
     return [job for ok, job in answers]
-def wait(ids):
-    while ids and any(s in UNFINISHED for (s,) in client.QueryJobs(ids, ["status"])):
+def wait(ids, report=None):
+    # report(n): the opcodes of ids that have ended, every 4th poll (2 s)
+    polls = 0
+    while ids:
+        fields = ["status", "opstatus"] if report and polls %% 4 == 0 else ["status"]
+        answers = client.QueryJobs(ids, fields)
+        if len(fields) == 2:
+            report(sum(1 for answer in answers for s in (answer[1] or [])
+                       if s not in UNFINISHED))
+        if not any(answer[0] in UNFINISHED for answer in answers):
+            break
+        polls += 1
         time.sleep(0.5)
 if plan["mode"] == "offline":
     print(json.dumps({"jobs": submit(plan["nodes"], offline=True)}))
@@ -224,9 +235,13 @@ for attempt in range(2):
     nodes = left()
     if not nodes:
         break
+    done = 0
+    def report(now):  # a line as the count of nodes brought online grows
+        print(json.dumps({"online": done + now, "of": len(nodes)}), flush=True)
     for phase in online_layout(nodes, plan.get("promote", []) if attempt == 0 else [],
                                plan["online_jobs"]):
-        wait(online_jobs(phase))
+        wait(online_jobs(phase), report)
+        done += sum(len(job) for job in phase)
 print(json.dumps({"offline": left()}))
 sys.exit(1 if left() else 0)
 """
@@ -360,9 +375,22 @@ class Joiner:
         promote = would_be_candidates(spec, after, pool)
         self.progress("bringing the offline nodes online (parallel jobs)"
                       + (f", {len(promote)} of them as master candidates" if promote else ""))
-        result = self.commands.run(master, *flags_argv(
-            {"mode": "online", "keep": keep, "promote": promote}), timeout=FLAGS_TIMEOUT)
-        if result.returncode != 0:
+        count = None
+
+        def event(event: dict) -> None:  # {"online": done, "of": total}, every 2 s
+            nonlocal count
+            if "online" not in event or not self.counter:
+                return
+            if count is None or count.total != event["of"]:  # the retry's count anew
+                count = self.counter(event["of"], "nodes online")
+            count.tick(event["online"] - count.count)
+
+        code, lines = self.stream(master, flags_argv(
+            {"mode": "online", "keep": keep, "promote": promote}), event)
+        if count:
+            count.done()
+        if code != 0:
+            result = types.SimpleNamespace(returncode=code, stdout="\n".join(lines), stderr="")
             self.flags_failed(master, "bringing the new nodes online", result, "offline",
                               lambda left: f"{len(left)} node(s) stay offline: "
                                            f"{', '.join(left[:5])}")
@@ -477,41 +505,54 @@ class Joiner:
         add's two steps with Ganeti's own functions, the offline step in
         the add's own job.  Where it cannot (a cluster that has Ganeti set
         up ssh keys), ``gnt-node add`` and the submitter do it."""
-        read, write = os.pipe()
-        try:
-            with open(os.devnull, "rb") as devnull:
-                bridge = self.commands.spawn(master, add_argv(spec, nodes, FLAGS_PRIORITY),
-                                             stdin=devnull.fileno(), stdout=write, stderr=write)
-        finally:
-            os.close(write)
         count = self.counter(len(nodes), "nodes added") if self.counter else None
-        failures, answer, last = [], {}, ""
-        with os.fdopen(read, "r") as output:
-            for line in output:
-                last = line.strip() or last
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if "node" not in event:
-                    answer = event
-                    continue
-                if not event["ok"]:
-                    failures.append(f"{event['node']}: {event['error']}")
-                self.detail(f"gnt-node add {event['node']}: "
-                            f"{'ok' if event['ok'] else 'FAILED'}")
-                if count:
-                    count.tick()
-        _, status = os.waitpid(bridge, 0)
+        failures, answer = [], {}
+
+        def event(event: dict) -> None:
+            nonlocal answer
+            if "node" not in event:
+                answer = event
+                return
+            if not event["ok"]:
+                failures.append(f"{event['node']}: {event['error']}")
+            self.detail(f"gnt-node add {event['node']}: {'ok' if event['ok'] else 'FAILED'}")
+            if count:
+                count.tick()
+
+        code, lines = self.stream(master, add_argv(spec, nodes, FLAGS_PRIORITY), event)
         if count:
             count.done()
         if "unsupported" in answer:
             self.add_nodes(master, spec, nodes, offline_after=True)
             return
-        if not failures and os.waitstatus_to_exitcode(status) != 0:
-            failures.append(f"the adding script: {last}")
+        if not failures and code != 0:
+            failures.append(f"the adding script: {_last(lines, code)}")
         if failures:
             self.adds_failed(master, failures)
+
+    def stream(self, master: str, argv: list[str],
+               event: Callable[[dict], None]) -> tuple[int, list[str]]:
+        """Run ``argv`` on the master; ``event`` gets each JSON object it
+        prints, as it prints it.  Returns its exit code and output lines."""
+        read, write = os.pipe()
+        try:
+            with open(os.devnull, "rb") as devnull:
+                bridge = self.commands.spawn(master, argv, stdin=devnull.fileno(),
+                                             stdout=write, stderr=write)
+        finally:
+            os.close(write)
+        lines = []
+        with os.fdopen(read, "r") as output:
+            for line in output:
+                lines.append(line.rstrip("\n"))
+                try:
+                    parsed = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(parsed, dict):
+                    event(parsed)
+        _, status = os.waitpid(bridge, 0)
+        return os.waitstatus_to_exitcode(status), lines
 
     def adds_failed(self, master: str, failures: list[str]) -> None:
         raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
@@ -546,6 +587,12 @@ def _wait(key: tuple[int, object]) -> tuple[int, str]:
         if code is not None:
             return code, last
         time.sleep(0.05)
+
+
+def _last(lines: list[str], code: int) -> str:
+    """The last line of output that says something, else the exit code."""
+    said = [line.strip() for line in lines if line.strip()]
+    return said[-1] if said else f"status {code}"
 
 
 def _json_tail(text: str) -> dict:
