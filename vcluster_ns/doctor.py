@@ -57,6 +57,14 @@ NEIGHBOURS_SLACK = 64
 # at 100 nodes, 298 of 300 timing out at 300, still 49 errors when its
 # groups of 100 were verified one at a time.
 VERIFY_NODES_PER_CORE = 50
+# The host's DAMON, when it monitors physical memory ("paddr": kdamond, or
+# the damon_reclaim/lru_sort/stat modules), checks a sampled page's accessed
+# bit through every mapping of it, and a cluster's daemons map the same
+# pages (libpython, Ganeti's modules) hundreds of times.  Measured with perf
+# during a 300-node up on 2 cores: kdamond 2 % of the CPU early in the adds,
+# 9 to 11 % from about 190 nodes on (docs/performance.md).
+DAMON_NODES = 100
+DAMON_MODULES = ("damon_reclaim", "damon_lru_sort", "damon_stat")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +128,27 @@ class Machine:
             return int(lines[1].split()[0], 16)
         except (OSError, ValueError, IndexError):
             return None
+
+    def damon_monitors(self) -> list[str]:
+        """The address space of each running DAMON monitor: 'paddr'
+        (physical memory), 'vaddr' or 'fvaddr' (processes)."""
+        found = []
+        for state in sorted(Path("/sys/kernel/mm/damon/admin/kdamonds").glob("*/state")):
+            try:
+                if state.read_text().strip() != "on":
+                    continue
+                found += [ops.read_text().strip()
+                          for ops in sorted(state.parent.glob("contexts/*/operations"))]
+            except OSError:
+                continue
+        for module in DAMON_MODULES:
+            try:
+                enabled = Path(f"/sys/module/{module}/parameters/enabled").read_text()
+            except OSError:
+                continue
+            if enabled.strip() in ("Y", "1"):
+                found.append("paddr")
+        return found
 
     def userns_error(self) -> str | None:
         from .namespaces import probe_user_namespaces
@@ -391,10 +420,27 @@ def check_verify_fanout(m: Machine, nodes: int) -> Check:
                  f"(300 nodes on 2 cores: 774 at once, 49 by groups of 100)")
 
 
+def check_damon(m: Machine, nodes: int) -> Check:
+    """Not a limit: the host's memory monitor, whose CPU grows with the cluster."""
+    monitors = m.damon_monitors()
+    if "paddr" not in monitors:
+        return Check("DAMON", OK, "no DAMON monitor of physical memory runs on this host"
+                     + (f" ({', '.join(monitors)} only)" if monitors else ""))
+    detail = ("the host's DAMON monitors physical memory (kdamond): its CPU grows with "
+              "the mappings of each page, which a cluster's daemons multiply")
+    if nodes < DAMON_NODES:
+        return Check("DAMON", OK, f"{detail}; little at {nodes} nodes")
+    return Check("DAMON", WARN, f"{detail}: at 300 nodes on 2 cores it took 9 to 11 % of "
+                 "the CPU, so bring-ups and benchmarks of this size vary with it",
+                 "nothing to change for a cluster (vcluster-ns leaves the host alone); "
+                 "for a benchmark, the host's administrator may pause DAMON ('echo off > "
+                 "/sys/kernel/mm/damon/admin/kdamonds/N/state' as root)")
+
+
 ALL: list[Callable[[Machine, int], Check]] = [
     check_userns, check_ganeti, check_noop_os, check_programs, check_links,
     check_netem, check_sysrq, check_memory, check_inotify, check_limits,
-    check_namespaces, check_neighbours, check_verify_fanout,
+    check_namespaces, check_neighbours, check_verify_fanout, check_damon,
 ]
 # What `up` checks before creating anything: cheap, and fatal when failing.
 FAST = [check_memory, check_inotify, check_limits, check_namespaces, check_neighbours]

@@ -13,7 +13,7 @@ from vcluster_ns.errors import EnvironmentUnsupported
 class FakeMachine(doctor.Machine):
     def __init__(self, sysctls=None, packages=None, programs=None, mem=24000,
                  nofile=65536, nproc=100000, userns_error=None, links_error=None,
-                 files=(), netem_error=None, neighbours=100, cores=2):
+                 files=(), netem_error=None, neighbours=100, cores=2, damon=()):
         self.sysctls = {"fs.inotify.max_user_instances": "128",
                         "net.ipv4.neigh.default.gc_thresh3": "1024", **(sysctls or {})}
         self.packages = {"ganeti": "3.0.2-3", "ganeti-os-noop": "0.2-5"} \
@@ -27,6 +27,7 @@ class FakeMachine(doctor.Machine):
         self.files = set(files)
         self.neighbours = neighbours
         self._cores = cores
+        self.damon = list(damon)
 
     def sysctl(self, name):
         return self.sysctls.get(name)
@@ -65,6 +66,9 @@ class FakeMachine(doctor.Machine):
 
     def netem_error(self):
         return self._netem_error
+
+    def damon_monitors(self):
+        return self.damon
 
 
 def by_name(checks):
@@ -214,3 +218,16 @@ def test_verify_fanout_warns_past_what_the_cores_were_measured_to_carry():
     assert "SSL connection timeout" in check.detail
     assert "gnt-cluster verify -g GROUP" in check.fix and "6 cores" in check.fix
     assert doctor.check_verify_fanout(FakeMachine(cores=8), 300).status == doctor.OK
+
+
+def test_damon_on_physical_memory_is_named_for_big_clusters_and_left_alone():
+    assert doctor.check_damon(FakeMachine(), 300).status == doctor.OK
+    assert doctor.check_damon(FakeMachine(damon=["vaddr"]), 300).status == doctor.OK
+    assert doctor.check_damon(FakeMachine(damon=["paddr"]), 30).status == doctor.OK
+    check = doctor.check_damon(FakeMachine(damon=["paddr"]), 300)
+    assert check.status == doctor.WARN
+    assert "kdamond" in check.detail and "leaves the host alone" in check.fix
+
+
+def test_damon_monitors_reads_this_host_without_failing():
+    assert all(kind in ("paddr", "vaddr", "fvaddr") for kind in doctor.Machine().damon_monitors())
