@@ -64,8 +64,13 @@ class FakeMaster:
             offline = [n for n, r in self.roles.items()
                        if r == "O" and n not in json.loads(argv[-1])["keep"]]
             done = self.run(node, *argv)
-            progress = [{"online": 0, "of": len(offline)},
-                        {"online": len(offline), "of": len(offline)}]
+            plan = json.loads(argv[-1])
+            promote = [n for n in plan.get("promote", []) if n in offline]
+            plain = [n for n in offline if n not in promote]
+            progress = [{"online": k, "of": len(plain), "what": "nodes"}
+                        for k in (0, len(plain)) if plain]
+            progress += [{"online": k, "of": len(promote), "what": "master candidates"}
+                         for k in (0, len(promote)) if promote]
             script = "".join(f"echo '{json.dumps(line)}'; " for line in progress) + \
                 f"echo '{done.stdout}'; exit {done.returncode}"
         else:
@@ -178,7 +183,8 @@ def test_linear_shrinks_the_pool_adds_offline_brings_online_then_promotes(tmp_pa
     assert log[online + 1:] == [("online as candidates", "node2", "node3"), ("pool", 3)]
     assert master.roles == {"node1": "M", "node2": "C", "node3": "C", "node4": "R",
                             "node5": "R", "node6": "R", "node7": "R"}
-    assert counted == [["nodes added", 6, 6], ["nodes online", 6, 6]]
+    assert counted == [["nodes added", 6, 6], ["nodes online", 4, 4],
+                       ["master candidates online", 2, 2]]
     assert "pool=3" in state.read_text()  # what an interrupted join restores
 
 

@@ -235,13 +235,14 @@ for attempt in range(2):
     nodes = left()
     if not nodes:
         break
-    done = 0
-    def report(now):  # a line as the count of nodes brought online grows
-        print(json.dumps({"online": done + now, "of": len(nodes)}), flush=True)
     for phase in online_layout(nodes, plan.get("promote", []) if attempt == 0 else [],
                                plan["online_jobs"]):
-        wait(online_jobs(phase), report)
-        done += sum(len(job) for job in phase)
+        # a line as the phase's count grows: the promotions, few but each
+        # much slower, are counted on their own
+        what = "master candidates" if phase[0][0][1] else "nodes"
+        total = sum(len(job) for job in phase)
+        wait(online_jobs(phase), lambda now: print(json.dumps(
+            {"online": now, "of": total, "what": what}), flush=True))
 print(json.dumps({"offline": left()}))
 sys.exit(1 if left() else 0)
 """
@@ -375,14 +376,17 @@ class Joiner:
         promote = would_be_candidates(spec, after, pool)
         self.progress("bringing the offline nodes online (parallel jobs)"
                       + (f", {len(promote)} of them as master candidates" if promote else ""))
-        count = None
+        count, counting = None, None
 
-        def event(event: dict) -> None:  # {"online": done, "of": total}, every 2 s
-            nonlocal count
+        def event(event: dict) -> None:  # {"online": done, "of": total, "what": ...}
+            nonlocal count, counting
             if "online" not in event or not self.counter:
                 return
-            if count is None or count.total != event["of"]:  # the retry's count anew
-                count = self.counter(event["of"], "nodes online")
+            if counting != (event["what"], event["of"]):  # a phase (or the retry) begins
+                if count:
+                    count.done()
+                counting = (event["what"], event["of"])
+                count = self.counter(event["of"], f"{event['what']} online")
             count.tick(event["online"] - count.count)
 
         code, lines = self.stream(master, flags_argv(
