@@ -378,16 +378,16 @@ class Joiner:
                       + (f", {len(promote)} of them as master candidates" if promote else ""))
         count, counting = None, None
 
-        def event(event: dict) -> None:  # {"online": done, "of": total, "what": ...}
+        def event(said: dict) -> None:  # {"online": done, "of": total, "what": ...}
             nonlocal count, counting
-            if "online" not in event or not self.counter:
+            if "online" not in said or not self.counter:
                 return
-            if counting != (event["what"], event["of"]):  # a phase (or the retry) begins
+            if counting != (said["what"], said["of"]):  # a phase (or the retry) begins
                 if count:
                     count.done()
-                counting = (event["what"], event["of"])
-                count = self.counter(event["of"], f"{event['what']} online")
-            count.tick(event["online"] - count.count)
+                counting = (said["what"], said["of"])
+                count = self.counter(said["of"], f"{said['what']} online")
+            count.tick(said["online"] - count.count)
 
         code, lines = self.stream(master, flags_argv(
             {"mode": "online", "keep": keep, "promote": promote}), event)
@@ -512,14 +512,14 @@ class Joiner:
         count = self.counter(len(nodes), "nodes added") if self.counter else None
         failures, answer = [], {}
 
-        def event(event: dict) -> None:
+        def event(said: dict) -> None:  # {"node": ..., "ok": ..., "error": ...} per node
             nonlocal answer
-            if "node" not in event:
-                answer = event
+            if "node" not in said:
+                answer = said
                 return
-            if not event["ok"]:
-                failures.append(f"{event['node']}: {event['error']}")
-            self.detail(f"gnt-node add {event['node']}: {'ok' if event['ok'] else 'FAILED'}")
+            if not said["ok"]:
+                failures.append(f"{said['node']}: {said['error']}")
+            self.detail(f"gnt-node add {said['node']}: {'ok' if said['ok'] else 'FAILED'}")
             if count:
                 count.tick()
 
