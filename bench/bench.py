@@ -676,11 +676,11 @@ def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
             "qa", "--nodes", str(nodes), "--keep-going", "--junit", str(work / "qa.xml"),
             *extra]
     run = {"load": loadavg(), "work": work}
-    start = time.perf_counter()
+    ticks, start = cpu_ticks(), time.perf_counter()
     with open(work / "qa.out", "w") as log:
         run["code"] = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=str(work)).returncode
-    run["wall"] = time.perf_counter() - start
+    run["wall"], run["steal"] = time.perf_counter() - start, steal_since(ticks)
     if run["code"] != 0:  # marks the run for keep_failed_qa_logs
         (work / "failed").write_text(f"{run['code']}\n")
     keep_report(work / "qa.xml", label)
@@ -697,7 +697,7 @@ def qa_once(root: Path, label: str, nodes: int, extra: list[str]) -> dict:
         pass  # no JUnit: the run failed before QA; its exit code says so
     note(f"QA {label}: exit {run['code']}, wall {run['wall'] / 60:.1f} min, "
          f"passed {run['passed']}, failed {run['failures']}, errors {run['errors']}, "
-         f"load at start {run['load']}, at end {loadavg()}")
+         f"load at start {run['load']}, at end {loadavg()}, steal {run['steal']}")
     return run
 
 
@@ -716,13 +716,13 @@ def qa_shards_table(root: Path, whole: list[int], alone: list[int], which: str, 
     for count in whole:
         run = qa_once(root, f"qa-shards-{count}", nodes, [*extra, "--shards", str(count)])
         first = first or run
-        rows.append([count, run["load"], run["code"], f"{run['wall'] / 60:.1f}",
+        rows.append([count, run["load"], run["steal"], run["code"], f"{run['wall'] / 60:.1f}",
                      run["attempts"], run["passed"], run["failures"], run["errors"]])
     if rows:
         table(f"10c. Ganeti's QA, whole, in N shards side by side (`qa --keep-going "
               f"--shards N {' '.join(extra)}`, {nodes} nodes each, {os.cpu_count()} cores)",
-              ["N", "load at start", "exit", "wall (min)", "attempts", "passed", "failed",
-               "errors"], rows)
+              ["N", "load at start", "steal", "exit", "wall (min)", "attempts", "passed",
+               "failed", "errors"], rows)
     rows = []
     for count in alone:
         plan = qa_plan(root, count, nodes, extra)
@@ -732,14 +732,15 @@ def qa_shards_table(root: Path, whole: list[int], alone: list[int], which: str, 
             run = qa_once(root, f"qa-{count}-shard-{shard}", nodes,
                           [*extra, "--shards", str(count), "--shard", str(shard)])
             first = first or run
-            rows.append([count, shard, run["load"], f"{estimate / 60:.1f}", run["code"],
+            rows.append([count, shard, run["load"], run["steal"], f"{estimate / 60:.1f}",
+                         run["code"],
                          f"{run['wall'] / 60:.1f}", run["passed"], run["failures"],
                          run["errors"]])
     if rows:
         table(f"10d. one shard of N, run alone (`qa --keep-going --shards N --shard K "
               f"{' '.join(extra)}`, {nodes} nodes)",
-              ["N", "shard", "load at start", "estimate (min)", "exit", "wall (min)",
-               "passed", "failed", "errors"], rows)
+              ["N", "shard", "load at start", "steal", "estimate (min)", "exit",
+               "wall (min)", "passed", "failed", "errors"], rows)
     if first is not None:
         from vcluster_ns.ganeti.qa import timings
         try:
