@@ -162,15 +162,19 @@ def submit(nodes, **flags):
         sys.exit(1)
     return [job for ok, job in answers]
 def wait(ids, report=None):
-    # report(n): the opcodes of ids that have ended, every 4th poll (2 s)
+    # report(n): how many opcodes of ids succeeded, every 4th poll (2 s)
+    # and once more at the end (the last jobs end between two reports)
     polls = 0
     while ids:
         fields = ["status", "opstatus"] if report and polls %% 4 == 0 else ["status"]
         answers = client.QueryJobs(ids, fields)
-        if len(fields) == 2:
+        ended = not any(answer[0] in UNFINISHED for answer in answers)
+        if report and ended and len(fields) == 1:
+            answers = client.QueryJobs(ids, ["status", "opstatus"])
+        if report and len(answers[0]) == 2:
             report(sum(1 for answer in answers for s in (answer[1] or [])
-                       if s not in UNFINISHED))
-        if not any(answer[0] in UNFINISHED for answer in answers):
+                       if s == "success"))
+        if ended:
             break
         polls += 1
         time.sleep(0.5)
