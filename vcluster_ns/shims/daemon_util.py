@@ -10,7 +10,7 @@ Ganeti calls it often: three times per node set up (node-daemon-setup's
 stop-all, start noded, start mond) and once per node added or brought
 online (``EnsureKvmdOnNodes``: stop kvmd).  So the shim file is this
 module's source and wire.py's, run under ``python -I -S`` without the
-package (shims/__init__.py, ``standalone_source``): ``run`` and what it
+package (shims/__init__.py, ``standalone_daemon_util``): ``run`` and what it
 calls use the standard library only, and get the rest as ``settings``.
 """
 
