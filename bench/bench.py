@@ -167,9 +167,15 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def cpu_fields() -> list[int]:
+    """The machine's CPU ticks so far by kind (/proc/stat's "cpu" line: user,
+    nice, system, idle, iowait, irq, softirq, steal, ...)."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def cpu_ticks() -> tuple[int, int]:
-    """(all, steal) CPU ticks of the machine so far (/proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """(all, steal) CPU ticks of the machine so far."""
+    fields = cpu_fields()
     return sum(fields), fields[7]
 
 
@@ -452,7 +458,7 @@ growth_figures: list[dict] = []
 def busy_fraction(seconds: float = 5.0) -> float:
     """How busy the machine's CPUs were over the next ``seconds``."""
     def sample():
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        fields = cpu_fields()
         return sum(fields), fields[3] + fields[4]  # all, idle + iowait
     total0, idle0 = sample()
     time.sleep(seconds)
@@ -636,7 +642,7 @@ def qa_table(root: Path, parallels: list[int], nodes: int, extra: list[str]) -> 
 
 
 def loadavg() -> str:
-    return "/".join(open("/proc/loadavg").read().split()[:3])
+    return load().replace(" ", "/")
 
 
 def keep_failed_qa_logs(root: Path) -> None:
