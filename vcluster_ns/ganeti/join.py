@@ -49,8 +49,8 @@ import inspect
 import json
 import os
 import tempfile
+import subprocess
 import time
-import types
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
@@ -398,7 +398,8 @@ class Joiner:
         if count:
             count.done()
         if code != 0:
-            result = types.SimpleNamespace(returncode=code, stdout="\n".join(lines), stderr="")
+            # what commands.run gives, for flags_failed (stderr came on stdout)
+            result = subprocess.CompletedProcess([], code, "\n".join(lines), "")
             self.flags_failed(master, "bringing the new nodes online", result, "offline",
                               lambda left: f"{len(left)} node(s) stay offline: "
                                            f"{', '.join(left[:5])}")
