@@ -26,6 +26,8 @@ HOME = "/root"
 # Variables of the caller that must not leak into a cluster's processes: a
 # virtualenv's python settings would change the interpreter Ganeti runs.
 DROPPED_PREFIXES = ("VIRTUAL_ENV", "PYTHON")
+# ... and what a process gets unless its caller set it.
+DEFAULT_ENV = {"LANG": "C.UTF-8"}
 
 
 def search_path(caller: str | None = None) -> str:
@@ -44,10 +46,14 @@ def process_env(paths: ClusterPaths, base: Mapping[str, str] | None = None,
     caller's environment; None: an empty one) without the variables that
     must not leak in (``drop``: more prefixes), and PATH, HOME, TMPDIR set."""
     dropped = DROPPED_PREFIXES + tuple(drop)
-    env = {k: v for k, v in (base or {}).items() if not k.startswith(dropped)}
-    env.update(PATH=BASE_PATH, HOME=HOME, TMPDIR=str(paths.tmp))
-    env.setdefault("LANG", "C.UTF-8")
-    return env
+    return {**DEFAULT_ENV,
+            **{k: v for k, v in (base or {}).items() if not k.startswith(dropped)},
+            **forced_env(paths)}
+
+
+def forced_env(paths: ClusterPaths) -> dict[str, str]:
+    """What every process of the cluster gets whatever its caller had."""
+    return {"PATH": BASE_PATH, "HOME": HOME, "TMPDIR": str(paths.tmp)}
 
 
 def anchor_pid(paths: ClusterPaths, node: str) -> int:

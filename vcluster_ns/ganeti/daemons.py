@@ -139,12 +139,16 @@ def daemon_argv(spec: ClusterSpec, node: str, daemon: str, extra: list[str] = ()
     return [f"{SBIN}/{daemon}", "-f", *args, *extra]
 
 
+# The caller's Ganeti variables name another node (or none).
+NODE_ENV_DROPPED = ("GANETI_",)
+
+
 def node_env(paths: ClusterPaths, node: str | None,
              base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a process acting as ``node`` (None: as no node):
     the cluster's process environment (see nodes.process_env; ``base``: the
     caller's), Ganeti's variables of the caller dropped and the node's set."""
-    env = nodes.process_env(paths, base, drop=("GANETI_",))
+    env = nodes.process_env(paths, base, drop=NODE_ENV_DROPPED)
     if node is not None:
         env.update(GANETI_ROOTDIR=str(paths.node_root(node)), GANETI_HOSTNAME=node)
     return env

@@ -9,16 +9,21 @@ ssh's option syntax is accepted (options are parsed and mostly ignored), a
 command may come as one or many words (joined with spaces, as ssh does),
 ``-N`` holds the "connection" until killed or stdin closes, ``-n`` reads
 stdin from /dev/null, and an unknown host gets ssh's own error and 255.
+
+Every command Ganeti's QA runs, and many Ganeti runs itself, is an ssh to
+a node, so the shim file is this module's source run under ``python -I -S``
+without the package (shims/__init__.py, ``standalone_ssh``), as the
+daemon-util shim is: ``run`` and what it calls use the standard library
+only, and read what they need of the cluster from ``table`` (written into
+the cluster's shims directory at each start).  What the table does not
+name (another slice's node, the cluster's name, an unknown host) goes to
+``fallback``: the same module inside the package, ``main``.
 """
 
-from __future__ import annotations
-
+import json
 import os
 import re
 import sys
-
-from ..nodes import NSENTER
-from .common import Cluster, error
 
 FLAGS = set("1246AaCfGgKkMNnqsTtVvXxYy")
 WITH_ARGUMENT = set("BbcDEeFIiJLlmOoPpQRSWw")
@@ -83,32 +88,70 @@ def exchange_node_root(script: str, source_root: str | None, target_root: str) -
     return re.sub(re.escape(source_root.rstrip("/")) + r"(?=[/\s'\";]|$)", target_root, script)
 
 
-def main(argv: list[str], cluster_dir: str) -> int:
+def table(cluster_dir):
+    """What ``run`` reads of the cluster, as plain values (the standalone
+    shim reads it from a JSON file): every name and address of each node of
+    this machine, each one's root and anchor file, and the environment
+    (nodes.process_env, ganeti.daemons.node_env) every node's process gets."""
+    from .. import nodes
+    from ..ganeti.daemons import NODE_ENV_DROPPED
+    from .common import LOCALHOST, Cluster
+    cluster = Cluster(cluster_dir)
+    spec, paths = cluster.spec, cluster.paths
+    hosts = {}
+    for node in spec.node_names:
+        for name in (node, node.split(".")[0], spec.node_ip(node), spec.node_secondary_ip(node)):
+            if name is not None:
+                hosts.setdefault(str(name), node)
+    return {"hosts": hosts, "localhost": list(LOCALHOST),
+            "roots": {n: str(paths.node_root(n)) for n in spec.node_names},
+            "anchors": {n: str(paths.node_anchor_file(n)) for n in spec.node_names},
+            "isolated": spec.isolated, "nsenter": nodes.NSENTER,
+            "drop": [*nodes.DROPPED_PREFIXES, *NODE_ENV_DROPPED],
+            "defaults": dict(nodes.DEFAULT_ENV), "forced": nodes.forced_env(paths)}
+
+
+def load_table(path):
+    """The table the standalone shim was written with (None: unreadable,
+    so everything goes to the fallback)."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def error(message, code=SSH_FAILURE):
+    print(f"ssh: {message}", file=sys.stderr)
+    return code
+
+
+def run(argv, table, fallback):
+    """ssh ``argv`` to a node ``table`` names; anything else: ``fallback()``."""
     try:
         options, destination, command = parse(argv[1:])
     except ValueError as exc:
-        return error("ssh", str(exc), SSH_FAILURE)
+        return error(str(exc))
     if "V" in options:
         print("OpenSSH-compatible vcluster-ns shim", file=sys.stderr)
         return 0
     if destination is None:
-        return error("ssh", "usage: ssh [options] destination [command [argument ...]]",
-                     SSH_FAILURE)
-    cluster = Cluster(cluster_dir)
+        return error("usage: ssh [options] destination [command [argument ...]]")
+    if table is None:
+        return fallback()
     host = split_destination(destination)
-    node = cluster.node_for_host(host, os.environ.get("GANETI_HOSTNAME"))
-    if node is None:
-        if cluster.is_known_address(host):
-            return error("ssh", f"connect to host {host} port 22: No route to host",
-                         SSH_FAILURE)
-        return error("ssh", f"Could not resolve hostname {host}: "
-                     "Name or service not known", SSH_FAILURE)
+    node = (os.environ.get("GANETI_HOSTNAME") if host in table["localhost"]
+            else table["hosts"].get(host))
+    if node not in table["roots"]:
+        return fallback()
+    return enter(table, node, options, command)
+
+
+def enter(table, node, options, command):
+    """Become ``node`` (of this machine) and run ``command`` there."""
     if "n" in options:
         fd = os.open(os.devnull, os.O_RDONLY)
         os.dup2(fd, 0)
-    if not cluster.spec.is_local(node):
-        return remote(cluster, node, " ".join(command) if command else None,
-                      stdin_fd=None if ("N" in options or "n" in options) else 0)
     if "N" in options and not command:
         # "Hold the connection": wait for stdin to close or a signal.
         try:
@@ -118,11 +161,56 @@ def main(argv: list[str], cluster_dir: str) -> int:
             pass
         return 0
     script = exchange_node_root(" ".join(command), os.environ.get("GANETI_ROOTDIR"),
-                                str(cluster.paths.node_root(node)))
-    argv, env = node_command(cluster.paths, cluster.spec, node, script if command else None,
-                             os.environ)
-    os.execve(NSENTER, argv, env)
+                                table["roots"][node])
+    argv, env = table_command(table, node, script if command else None, os.environ)
+    os.execve(table["nsenter"], argv, env)
     return SSH_FAILURE
+
+
+def table_command(table, node, script, base_env):
+    """argv and environment of ``script`` (None: a login shell) on ``node``:
+    what ``node_command`` gives, from the table's plain values."""
+    with open(table["anchors"][node]) as fh:
+        namespaces = f"/proc/{int(fh.read())}/ns"
+    options = [f"--mount={namespaces}/mnt"]
+    if table["isolated"]:
+        options += [f"--net={namespaces}/net", f"--uts={namespaces}/uts"]
+    drop = tuple(table["drop"])
+    env = {**table["defaults"],
+           **{k: v for k, v in base_env.items() if not k.startswith(drop)},
+           **table["forced"], "GANETI_ROOTDIR": table["roots"][node], "GANETI_HOSTNAME": node}
+    return [table["nsenter"], *options, "--", *shell(script)], env
+
+
+def shell(script):
+    """bash running ``script`` in root's home (None: a login shell)."""
+    return (["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if script is not None
+            else ["/bin/bash", "-l"])
+
+
+def main(argv, cluster_dir):
+    """The shim inside the package: what the standalone one falls back to."""
+    return run(argv, table(cluster_dir), lambda: beyond_the_table(argv, cluster_dir))
+
+
+def beyond_the_table(argv, cluster_dir):
+    """Another slice's node, the cluster's name (its master), an unknown host."""
+    from .common import Cluster
+    options, destination, command = parse(argv[1:])
+    cluster = Cluster(cluster_dir)
+    host = split_destination(destination)
+    node = cluster.node_for_host(host, os.environ.get("GANETI_HOSTNAME"))
+    if node is None:
+        if cluster.is_known_address(host):
+            return error(f"connect to host {host} port 22: No route to host")
+        return error(f"Could not resolve hostname {host}: Name or service not known")
+    if not cluster.spec.is_local(node):
+        if "n" in options:
+            fd = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(fd, 0)
+        return remote(cluster, node, " ".join(command) if command else None,
+                      stdin_fd=None if ("N" in options or "n" in options) else 0)
+    return enter(table(cluster_dir), node, options, command)
 
 
 def node_command(paths, spec, node: str, script: str | None, base_env) -> tuple[list, dict]:
@@ -130,9 +218,7 @@ def node_command(paths, spec, node: str, script: str | None, base_env) -> tuple[
     ``node``, from inside the cluster: also what a remote caller gets."""
     from .. import nodes
     from ..ganeti.daemons import node_env
-    shell = ["/bin/bash", "-c", f"cd ~ 2>/dev/null; {script}"] if script is not None \
-        else ["/bin/bash", "-l"]
-    return (nodes.nsenter(paths, node, spec.isolated, shell),
+    return (nodes.nsenter(paths, node, spec.isolated, shell(script)),
             node_env(paths, node, base_env))
 
 
@@ -150,12 +236,12 @@ def localize(script: str, caller_root: str | None, paths, node: str) -> str:
     return re.sub(re.escape(caller_base) + r"(?=/)", str(paths.dir), script)
 
 
-def remote(cluster: Cluster, node: str, script: str | None, stdin_fd: int | None) -> int:
+def remote(cluster, node: str, script: str | None, stdin_fd: int | None) -> int:
     """``node`` runs on another machine: over the link (rexec.py)."""
     from .. import rexec
     token = rexec.read_token(cluster.paths.link_token)
     if token is None:
-        return error("ssh", f"connect to host {node} port 22: this slice has not joined "
-                     "(no link token)", SSH_FAILURE)
+        return error(f"connect to host {node} port 22: this slice has not joined "
+                     "(no link token)")
     return rexec.run(str(cluster.spec.node_ip(node)), token, node, script,
                      os.environ.get("GANETI_ROOTDIR"), stdin_fd)
