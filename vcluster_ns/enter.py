@@ -38,6 +38,8 @@ FORWARDED = (signal.SIGTERM, signal.SIGHUP)
 EXEC_FAILED = 127     # as a shell: no such command
 NOT_EXECUTABLE = 126  # as a shell: found, but it cannot be executed
 ENTER_FAILED = 126
+TIMED_OUT = 124       # as timeout(1): stopped after overrunning its time
+STOP_GRACE = 10.0     # seconds from SIGTERM to SIGKILL for such a command
 
 
 NodeNamespaces = list[tuple[str, int]]  # (path of an ns file, its CLONE_ type)
@@ -129,6 +131,54 @@ def _bridge(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     return wait_exit_code(child)
+
+
+def stop_overrunning(bridge: int) -> int:
+    """End a command that overran its time, and whatever it started; returns
+    TIMED_OUT.  SIGTERM to the bridge (which forwards it to the command) and
+    to every descendant, then after STOP_GRACE seconds SIGKILL to those still
+    there: a child the command left behind would otherwise live on in the
+    cluster under its init."""
+    tree = [bridge, *descendants(bridge)]
+    for pid in tree:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    while os.waitpid(bridge, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in [*descendants(bridge), *tree]:
+        _signal(pid, signal.SIGKILL)
+    try:
+        os.waitpid(bridge, 0)
+    except ChildProcessError:  # reaped above
+        pass
+    return TIMED_OUT
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (host pids), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def wait_exit_code(pid: int) -> int:
@@ -228,6 +278,8 @@ class NodeCommands:
 
         Like ``subprocess.run``: output captured as text unless ``capture`` is
         False; ``check`` raises ``subprocess.CalledProcessError`` on failure.
+        A captured command still running after ``timeout`` seconds is
+        stopped (``stop_overrunning``) and fails with TIMED_OUT.
         """
         from .errors import InvalidInput
         argv = list(argv)
@@ -255,19 +307,26 @@ class NodeCommands:
             with os.fdopen(w, "w") as fh:
                 fh.write(input)
         out = err = ""
+        ended = True
         if capture:
-            out, err = read_two(pipes[0], pipes[1], timeout)
-        code = wait_exit_code(bridge)
+            out, err, ended = read_two(pipes[0], pipes[1], timeout)
+        if ended:
+            code = wait_exit_code(bridge)
+        else:
+            code = stop_overrunning(bridge)
+            err += f"vcluster-ns: {argv[0]} stopped after running {timeout:g}s\n"
         if check and code != 0:
             raise subprocess.CalledProcessError(code, argv, out, err)
         return subprocess.CompletedProcess(argv, code, out, err)
 
 
-def read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]:
-    """Drain two pipes concurrently (a full pipe would block the child)."""
+def read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str, bool]:
+    """Drain two pipes concurrently (a full pipe would block the child);
+    (out, err, whether both ended before ``timeout``)."""
     import selectors
 
     chunks = {fd_out: [], fd_err: []}
+    ended = True
     with selectors.DefaultSelector() as sel:
         for fd in chunks:
             sel.register(fd, selectors.EVENT_READ)
@@ -276,6 +335,7 @@ def read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]
             wait = None if deadline is None else max(0, deadline - time.monotonic())
             events = sel.select(wait)
             if not events and deadline is not None and time.monotonic() >= deadline:
+                ended = False
                 break
             for key, _ in events:
                 data = os.read(key.fd, 65536)
@@ -285,4 +345,5 @@ def read_two(fd_out: int, fd_err: int, timeout: float | None) -> tuple[str, str]
                     sel.unregister(key.fd)
     for fd in chunks:
         os.close(fd)
-    return tuple(b"".join(chunks[fd]).decode(errors="replace") for fd in (fd_out, fd_err))
+    out, err = (b"".join(chunks[fd]).decode(errors="replace") for fd in (fd_out, fd_err))
+    return out, err, ended

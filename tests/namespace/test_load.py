@@ -133,3 +133,20 @@ def test_two_clusters_side_by_side(tmp_path):
                 cli("down", check=False)
     wait_for(lambda: not left_over(before, a, b), 30, what="the host to look as before")
     assert left_over(before, a, b) == []
+
+
+def test_a_command_that_overruns_its_timeout_is_stopped_inside_the_cluster(cli: Cli,
+                                                                           monkeypatch):
+    from vcluster_ns import enter
+    monkeypatch.setattr(enter, "STOP_GRACE", 2.0)
+    cli("up", "--no-init", "--nodes", "1")
+    vc = VirtualCluster(cli.cluster, cli.root)
+    steady = set(cli.cluster_processes())
+    # The first ignores SIGTERM (the bridge forwards it): SIGKILL after the grace.
+    for script in ("echo started; exec sleep 600", "trap '' TERM; echo started; sleep 600"):
+        result = vc.run("node1", "sh", "-c", script, timeout=1)
+        assert result.returncode == enter.TIMED_OUT, result
+        assert result.stdout == "started\n"
+        assert result.stderr.endswith("vcluster-ns: sh stopped after running 1s\n")
+        wait_for(lambda: set(cli.cluster_processes()) == steady, 30,
+                 what="the stopped command to be gone from the cluster")

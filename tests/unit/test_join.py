@@ -425,3 +425,23 @@ def test_the_flags_script_compiles_with_the_layout_in_it():
     argv = join.flags_argv({"mode": "online", "keep": []})
     compile(argv[2], "flags_script", "exec")
     assert "def online_layout(" in argv[2] and json.loads(argv[3])["online_jobs"] == join.ONLINE_JOBS
+
+
+class HangingMaster:
+    """A master whose script says one thing, then hangs (ignoring SIGTERM,
+    as a script stuck in a system call may)."""
+
+    def spawn(self, node, argv, stdin=None, stdout=None, stderr=None):
+        actions = [(os.POSIX_SPAWN_DUP2, stdout, 1)]
+        return os.posix_spawn("/bin/sh", ["sh", "-c", "trap '' TERM; echo '{\"online\": 1}'; "
+                                          "exec sleep 600"], os.environ, file_actions=actions)
+
+
+def test_a_hung_script_is_stopped_at_its_deadline(monkeypatch):
+    from vcluster_ns import enter
+    monkeypatch.setattr(enter, "STOP_GRACE", 0.5)  # then SIGKILL
+    events = []
+    j = join.Joiner(HangingMaster(), None, command=lambda *w: " ".join(w))
+    code, lines = j.stream("node1", ["script"], events.append, timeout=1.0)
+    assert events == [{"online": 1}]
+    assert code == enter.TIMED_OUT and lines[-1] == "stopped after running 1s"

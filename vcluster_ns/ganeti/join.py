@@ -48,6 +48,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import selectors
 import tempfile
 import subprocess
 import time
@@ -55,6 +56,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
+from ..enter import stop_overrunning, wait_exit_code
 from ..errors import OperationFailed
 from ..spec import ClusterSpec
 from .addscript import TRANSIENT_ADD_ERRORS, add_argv, add_settings
@@ -73,6 +75,8 @@ FLAGS_PER_JOB = 10  # OpNodeSetParams per job: a job process's start-up paid onc
 # CPU, and the job processes' start-ups are paid for nothing.
 ONLINE_JOBS = 10
 FLAGS_TIMEOUT = 1800.0
+# The adding script's bound grows with its nodes: 300 took 660 to 900 s here.
+ADD_SECONDS_PER_NODE = 10.0
 # Finishing a join sends the regular nodes left online offline only when
 # there are at least 1/REGULARS_PER_ADD as many nodes to add.
 REGULARS_PER_ADD = 10
@@ -394,7 +398,7 @@ class Joiner:
             count.tick(said["online"] - count.count)
 
         code, lines = self.stream(master, flags_argv(
-            {"mode": "online", "keep": keep, "promote": promote}), event)
+            {"mode": "online", "keep": keep, "promote": promote}), event, FLAGS_TIMEOUT)
         if count:
             count.done()
         if code != 0:
@@ -528,7 +532,8 @@ class Joiner:
             if count:
                 count.tick()
 
-        code, lines = self.stream(master, add_argv(spec, nodes, FLAGS_PRIORITY), event)
+        code, lines = self.stream(master, add_argv(spec, nodes, FLAGS_PRIORITY), event,
+                                  FLAGS_TIMEOUT + ADD_SECONDS_PER_NODE * len(nodes))
         if count:
             count.done()
         if "unsupported" in answer:
@@ -539,10 +544,12 @@ class Joiner:
         if failures:
             self.adds_failed(master, failures)
 
-    def stream(self, master: str, argv: list[str],
-               event: Callable[[dict], None]) -> tuple[int, list[str]]:
+    def stream(self, master: str, argv: list[str], event: Callable[[dict], None],
+               timeout: float) -> tuple[int, list[str]]:
         """Run ``argv`` on the master; ``event`` gets each JSON object it
-        prints, as it prints it.  Returns its exit code and output lines."""
+        prints, as it prints it.  Returns its exit code and output lines; a
+        script still running after ``timeout`` seconds is stopped, with
+        enter.TIMED_OUT and a last line that says so."""
         read, write = os.pipe()
         try:
             with open(os.devnull, "rb") as devnull:
@@ -551,17 +558,38 @@ class Joiner:
         finally:
             os.close(write)
         lines = []
-        with os.fdopen(read, "r") as output:
-            for line in output:
-                lines.append(line.rstrip("\n"))
-                try:
-                    parsed = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(parsed, dict):
-                    event(parsed)
-        _, status = os.waitpid(bridge, 0)
-        return os.waitstatus_to_exitcode(status), lines
+
+        def line(text: str) -> None:
+            lines.append(text)
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                return
+            if isinstance(parsed, dict):
+                event(parsed)
+
+        ended, pending = True, b""
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(read, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    ended = False
+                    break
+                data = os.read(read, 65536)
+                if not data:
+                    break
+                *complete, pending = (pending + data).split(b"\n")
+                for raw in complete:
+                    line(raw.decode(errors="replace"))
+        os.close(read)
+        if pending:
+            line(pending.decode(errors="replace"))
+        if ended:
+            return wait_exit_code(bridge), lines
+        code = stop_overrunning(bridge)
+        return code, lines + [f"stopped after running {timeout:g}s"]
 
     def adds_failed(self, master: str, failures: list[str]) -> None:
         raise OperationFailed(f"'gnt-node add' failed on {master} for {failures[0]}"
