@@ -527,8 +527,18 @@ def ssconf_settled(vc: VirtualCluster, nodes: list[str], timeout: float = 900.0)
     from vcluster_ns.ganeti import ssconf
 
     def files(node: str) -> dict[str, bytes]:
+        """The node's ssconf files; a push in progress has temporary files
+        (ssconf_KEY<random>.new), renamed into place at any moment."""
         directory = ssconf.data_dir(vc.paths.node_root(node))
-        return {p.name: p.read_bytes() for p in directory.glob("ssconf_*")}
+        found = {}
+        for path in directory.glob("ssconf_*"):
+            if path.name.endswith(".new"):
+                continue
+            try:
+                found[path.name] = path.read_bytes()
+            except FileNotFoundError:
+                pass
+        return found
 
     start = time.monotonic()
     while True:
