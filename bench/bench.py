@@ -421,34 +421,35 @@ def growth_run(root: Path, ways: list[str], sizes: dict[str, list[int]],
     after.  Rows as they come (note) and in the table; raw figures in
     ``growth_figures`` for the fit and the plot."""
     rows = []
-    for label, tree in trees:
-        for way in ways:
-            for n in sizes[way]:
-                before, ticks = load(), cpu_ticks()
-                vc, f = bring_up(root, f"g{n}{way[0]}{len(rows)}", n, network,
-                                 ganeti_tree=tree, join=way)
-                after, steal = load(), steal_since(ticks)
-                settle()  # the new nodes' daemons start: memory and verify after
-                pss = pss_by_kind(vc)
-                total = pss["ganeti"] + pss["ours"]
-                version = vc.spec().ganeti_version
-                verified = verify(vc)
-                empty_job = median_p95([timed_run(vc, "gnt-debug", "delay", "0.01")
-                                        for _ in range(3)])[0]
-                row = [label, version, way, n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
-                       f"{f.get('node adds', 0):.1f}", f"{total:.0f}", f"{total / n:.1f}",
-                       f"{pss['ganeti'] / n:.1f}", f"{empty_job:.2f}", verified, before, after,
-                       steal]
-                note(" | ".join(map(str, row)))
-                growth_figures.append({"installation": label, "version": version, "way": way,
-                                       "nodes": n, "wall": f["wall"], "cpu": f["cpu"],
-                                       "pss_total": total, "empty_job": empty_job,
-                                       "verify": verified, "phases": {
-                                           k: round(v, 1) for k, v in f.items()
-                                           if isinstance(v, float) and k not in ("wall", "cpu")},
-                                       "load": [before, after], "steal": steal})
-                rows.append(row)
-                vc.destroy()
+    # The installations take turns at each size, so that a shared machine's
+    # changing load falls on each of them alike.
+    runs = [(label, tree, way, n) for way in ways for n in sizes[way] for label, tree in trees]
+    for label, tree, way, n in runs:
+        before, ticks = load(), cpu_ticks()
+        vc, f = bring_up(root, f"g{n}{way[0]}{len(rows)}", n, network,
+                         ganeti_tree=tree, join=way)
+        after, steal = load(), steal_since(ticks)
+        settle()  # the new nodes' daemons start: memory and verify after
+        pss = pss_by_kind(vc)
+        total = pss["ganeti"] + pss["ours"]
+        version = vc.spec().ganeti_version
+        verified = verify(vc)
+        empty_job = median_p95([timed_run(vc, "gnt-debug", "delay", "0.01")
+                                for _ in range(3)])[0]
+        row = [label, version, way, n, f"{f['wall']:.1f}", f"{f['cpu']:.1f}",
+               f"{f.get('node adds', 0):.1f}", f"{total:.0f}", f"{total / n:.1f}",
+               f"{pss['ganeti'] / n:.1f}", f"{empty_job:.2f}", verified, before, after,
+               steal]
+        note(" | ".join(map(str, row)))
+        growth_figures.append({"installation": label, "version": version, "way": way,
+                               "nodes": n, "wall": f["wall"], "cpu": f["cpu"],
+                               "pss_total": total, "empty_job": empty_job,
+                               "verify": verified, "phases": {
+                                   k: round(v, 1) for k, v in f.items()
+                                   if isinstance(v, float) and k not in ("wall", "cpu")},
+                               "load": [before, after], "steal": steal})
+        rows.append(row)
+        vc.destroy()
     return rows
 
 
