@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,19 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(getattr(pytest.mark, tier))
 
 
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_at_a_terminal():
+    """Every test runs with Python's own SIGINT handler, and the commands it
+    starts with SIGINT at its default, as from a terminal.  A pytest started
+    in the background of a script (scripts/test's root pass) inherits SIGINT
+    ignored, and so would every 'up' a test starts and then interrupts:
+    Ctrl-C tests failed there with "DID NOT RAISE KeyboardInterrupt" and
+    with an interrupted 'up' that went on to the end."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="module", autouse=True)

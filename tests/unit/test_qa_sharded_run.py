@@ -2,7 +2,6 @@
 a failing shard stops no other, Ctrl-C reaches every child once."""
 
 import _thread
-import signal
 import sys
 import threading
 import time
@@ -55,19 +54,7 @@ def test_a_failing_shard_stops_no_other(tmp_path):
     assert run.work.exists()  # a shard failed: its logs are kept
 
 
-@pytest.fixture
-def python_handles_sigint():
-    """Ctrl-C raises KeyboardInterrupt here whatever the process's SIGINT
-    handler was: under xdist a worker runs other tests first, and
-    _thread.interrupt_main() does nothing when SIGINT is ignored and only
-    calls the handler when another one was installed (the CI root pass
-    failed once with "DID NOT RAISE")."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
-def test_ctrl_c_reaches_every_child_once(tmp_path, python_handles_sigint):
+def test_ctrl_c_reaches_every_child_once(tmp_path):
     StandIn.lines = []
     waiter = ("import signal, sys, time\n"
               "def stop(*_):\n"
