@@ -29,11 +29,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _ctrl_c_as_at_a_terminal():
     """Every test runs with Python's own SIGINT handler, and the commands it
-    starts with SIGINT at its default, as from a terminal.  A pytest started
-    in the background of a script (scripts/test's root pass) inherits SIGINT
-    ignored, and so would every 'up' a test starts and then interrupts:
-    Ctrl-C tests failed there with "DID NOT RAISE KeyboardInterrupt" and
-    with an interrupted 'up' that went on to the end."""
+    starts with SIGINT at its default, as from a terminal.  A worker left
+    with SIGINT ignored (a background job of a script starts so; what left
+    the CI workers so was not found) makes _thread.interrupt_main() do
+    nothing and passes the ignored SIGINT to every 'up' a test interrupts:
+    Ctrl-C tests failed with "DID NOT RAISE KeyboardInterrupt" and with an
+    interrupted 'up' that went on to the end."""
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, before)
