@@ -527,24 +527,10 @@ def ssconf_settled(vc: VirtualCluster, nodes: list[str], timeout: float = 900.0)
     the nodes' directories on this machine."""
     from vcluster_ns.ganeti import ssconf
 
-    def files(node: str) -> dict[str, bytes]:
-        """The node's ssconf files; a push in progress has temporary files
-        (ssconf_KEY<random>.new), renamed into place at any moment."""
-        directory = ssconf.data_dir(vc.paths.node_root(node))
-        found = {}
-        for path in directory.glob("ssconf_*"):
-            if path.name.endswith(".new"):
-                continue
-            try:
-                found[path.name] = path.read_bytes()
-            except FileNotFoundError:
-                pass
-        return found
-
+    roots = {node: vc.paths.node_root(node) for node in {*nodes, vc.master}}
     start = time.monotonic()
     while True:
-        want = files(vc.master)
-        behind = [n for n in nodes if files(n) != want]
+        behind = ssconf.behind(roots, vc.master)
         waited = time.monotonic() - start
         if not behind:
             return f"everywhere after {waited:.0f} s"

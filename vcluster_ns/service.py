@@ -26,7 +26,7 @@ from . import control, lifecycle, nodes, portforward
 from . import namespaces as ns
 from .errors import ExitCode
 from .faults import ACTIONS, NETEM_MISSING, NetworkFaults, is_netem_missing
-from .ganeti import daemons, rapi, ssconf
+from .ganeti import daemons, dirs, rapi, ssconf
 from .ganeti.install import ENSURE_DIRS, WATCHER
 from .layout import ClusterPaths
 from .netns import PRIMARY_IFNAME
@@ -251,6 +251,27 @@ class ClusterService:
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         return result.returncode
 
+    async def prepare_dirs(self, names: list[str]) -> None:
+        """Ganeti's directories of the nodes that have none yet, a batch of
+        nodes per Ganeti version in one process (ganeti/dirs.py); a node a
+        batch does not report done gets ensure-dirs of its own
+        (prepare_node)."""
+        needed = {n: self.node_roots[n] for n in names if daemons.needs_setup(self.node_roots[n])}
+        for batch in dirs.batches(needed) if len(needed) > 1 else ():
+            first = batch[0]
+            log_path = self.paths.node_log_dir(first) / "commands.log"
+            with open(log_path, "ab") as log_file:
+                result = await trio.run_process(
+                    nodes.nsenter(self.paths, first, self.spec.isolated,
+                                  dirs.batch_argv([needed[n] for n in batch])),
+                    env=daemons.node_env(self.paths, first), check=False,
+                    stdin=subprocess.DEVNULL, capture_stdout=True, stderr=log_file)
+                log_file.write(result.stdout)
+            done = dirs.done_roots(result.stdout.decode(errors="replace"))
+            for node in batch:
+                if str(needed[node]).rstrip("/") in done:
+                    daemons.setup_done(needed[node])
+
     async def prepare_node(self, node: str) -> None:
         """Ganeti's directories (once) and the RAPI user of every node."""
         root = self.node_roots[node]
@@ -286,6 +307,7 @@ class ClusterService:
         """Prepare every node; start daemons on nodes that already joined."""
         limiter = trio.CapacityLimiter(max(2, os.cpu_count() or 2))
         failures: list[str] = []
+        await self.prepare_dirs(self.spec.node_names)
 
         async def one(node: str) -> None:
             async with limiter:

@@ -41,7 +41,7 @@ from ..netns import BRIDGE, PRIMARY_IFNAME
 from ..spec import DEFAULT_GROUP, ClusterSpec
 from .install import Installation
 from .join import DEFAULT_WAY, LINEAR, Joiner, secondary_ip_args
-from .ssconf import current_master, has_configuration, is_initialised
+from .ssconf import behind, current_master, has_configuration, is_initialised
 
 BOOT_TIMEOUT = 300.0
 
@@ -171,6 +171,10 @@ UNFINISHED_JOB_STATES = ("queued", "waiting", "running", "canceling")
 NODE_ADD_SUMMARY = "NODE_ADD("
 # How long an initialised master may take to answer gnt-node list.
 MASTER_ANSWER_TIMEOUT = 60.0
+# wconfd pushes ssconf to every online node after the jobs that changed it
+# (asynchronously, or within the job for a change of the candidates): how
+# long a join's last push may take to reach every node.
+SSCONF_SETTLE_TIMEOUT = 120.0
 
 
 class MasterNotAnswering(OperationFailed):
@@ -260,6 +264,7 @@ class Bootstrap:
             self.progress(f"starting confd and mond on {len(missing)} new nodes")
             with self.steps.step(lifecycle.NEW_DAEMONS):
                 self.start_nodes(missing)
+            self.settle_ssconf(master, spec)
         self.progress("waiting for gnt-node list to show every node")
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
@@ -273,6 +278,32 @@ class Bootstrap:
             time.sleep(0.5)
         if spec.seed and spec.seed.get("count") and not self.paths.seeded_file.exists():
             self.seed_instances(master, spec)
+
+    def settle_ssconf(self, master: str, spec: ClusterSpec) -> None:
+        """Every online node's ssconf files as the master's, once the join's
+        pushes are over.  A push that misses a node (an RPC timeout on a
+        busy machine: "Can't distribute Ssconf" in wconfd's log) is not
+        tried again until the configuration changes: ``gnt-cluster
+        redist-conf`` changes it once, then a node still behind is named.
+        Only this machine's nodes are read (slices: the others' are theirs)."""
+        roots = {n: self.paths.node_root(n) for n in spec.node_names if spec.is_local(n)}
+        if master not in roots:
+            return
+        for attempt in range(2):
+            deadline = time.monotonic() + SSCONF_SETTLE_TIMEOUT
+            while (late := behind(roots, master)) and time.monotonic() < deadline:
+                time.sleep(1)
+            if not late:
+                return
+            if attempt == 0:
+                self.progress(f"ssconf of {len(late)} node(s) differs from the master's: "
+                              "gnt-cluster redist-conf")
+                self.commands.run(master, "gnt-cluster", "redist-conf",
+                                  timeout=SSCONF_SETTLE_TIMEOUT)
+        self.progress(f"warning: ssconf of {len(late)} node(s) still differs from the "
+                      f"master's ({', '.join(late[:5])}); "
+                      f"'{self.command('run', master, 'gnt-cluster', 'redist-conf')}' "
+                      "pushes it again")
 
     def join_master(self, spec: ClusterSpec) -> str:
         """A joining slice (docs/slices.md): the master is whichever node

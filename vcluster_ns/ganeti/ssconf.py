@@ -92,3 +92,31 @@ def roles(node_roots: Mapping[str, Path], master: str | None,
         else:
             found[node] = NOT_JOINED
     return found
+
+
+def files(node_root: Path) -> dict[str, bytes]:
+    """The node's ssconf files by name.  A push in progress has temporary
+    files (``ssconf_<key><random>.new``), renamed into place at any moment:
+    they are not the node's yet."""
+    found = {}
+    for path in data_dir(node_root).glob("ssconf_*"):
+        if path.suffix == ".new":
+            continue
+        try:
+            found[path.name] = path.read_bytes()
+        except OSError:  # renamed over meanwhile: read again next time
+            continue
+    return found
+
+
+def behind(node_roots: Mapping[str, Path], master: str) -> list[str]:
+    """The joined nodes whose ssconf files differ from the master's.
+    Offline nodes are left out: Ganeti pushes ssconf to online nodes only."""
+    if master not in node_roots:
+        return []
+    wanted = files(node_roots[master])
+    offline = set(values(node_roots[master], "offline_nodes"))
+    members = set(values(node_roots[master], "node_list"))
+    return [node for node, root in node_roots.items()
+            if node != master and node in members and node not in offline
+            and files(root) != wanted]
