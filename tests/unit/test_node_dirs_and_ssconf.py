@@ -99,3 +99,53 @@ def test_nodes_behind_are_the_online_members_whose_files_differ(tmp_path):
     write_ssconf(roots["node3"], **common)
     assert ssconf.behind(roots, "node1") == []
     assert ssconf.behind(roots, "elsewhere") == []
+
+
+class RedistConf:
+    """Commands on the master: ``gnt-cluster redist-conf`` brings the nodes
+    in ``fixes`` up to the master's ssconf."""
+
+    def __init__(self, roots, fixes=()):
+        self.roots, self.fixes, self.ran = roots, list(fixes), []
+
+    def run(self, node, *argv, timeout=None):
+        self.ran.append((node, *argv))
+        for name in self.fixes:
+            write_ssconf(self.roots[name], **{
+                p.name.removeprefix("ssconf_"): p.read_text()
+                for p in ssconf.data_dir(self.roots["node1"]).glob("ssconf_*")})
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+
+def settle(tmp_path, monkeypatch, fixes):
+    from types import SimpleNamespace
+    from vcluster_ns.ganeti import bootstrap
+    from vcluster_ns.spec import ClusterSpec
+    monkeypatch.setattr(bootstrap, "SSCONF_SETTLE_TIMEOUT", 0.5)
+    spec = ClusterSpec(name="c", nodes=3)
+    roots = {n: tmp_path / n for n in spec.node_names}
+    common = {"node_list": "node1\nnode2\nnode3\n", "master_node": "node1\n"}
+    write_ssconf(roots["node1"], **common)
+    write_ssconf(roots["node2"], **common)
+    write_ssconf(roots["node3"], **{**common, "node_list": "node1\nnode3\n"})  # missed a push
+    commands, said = RedistConf(roots, fixes), []
+    boot = bootstrap.Bootstrap(commands, SimpleNamespace(node_root=roots.get), None,
+                               steps=None, start_nodes=None, stop_node=None,
+                               command=lambda *a: "vcluster-ns " + " ".join(a),
+                               progress=said.append)
+    boot.settle_ssconf("node1", spec)
+    return commands.ran, said
+
+
+def test_a_node_a_push_missed_gets_redist_conf_once(tmp_path, monkeypatch):
+    ran, said = settle(tmp_path, monkeypatch, fixes=["node3"])
+    assert ran == [("node1", "gnt-cluster", "redist-conf")]
+    assert said == ["ssconf of 1 node(s) differs from the master's: gnt-cluster redist-conf"]
+
+
+def test_a_node_still_behind_after_redist_conf_is_named(tmp_path, monkeypatch):
+    ran, said = settle(tmp_path, monkeypatch, fixes=[])
+    assert ran == [("node1", "gnt-cluster", "redist-conf")]
+    assert said[-1].startswith("warning: ssconf of 1 node(s) still differs from the "
+                               "master's (node3); 'vcluster-ns run node1 gnt-cluster "
+                               "redist-conf' pushes it again")
