@@ -173,8 +173,9 @@ NODE_ADD_SUMMARY = "NODE_ADD("
 MASTER_ANSWER_TIMEOUT = 60.0
 # wconfd pushes ssconf to every online node after the jobs that changed it
 # (asynchronously, or within the job for a change of the candidates): how
-# long a join's last push may take to reach every node.
-SSCONF_SETTLE_TIMEOUT = 120.0
+# long a join's last push may take to reach every node (5 s at 300 nodes
+# on a quiet machine; a node cut off by a fault costs this twice).
+SSCONF_SETTLE_TIMEOUT = 60.0
 
 
 class MasterNotAnswering(OperationFailed):
