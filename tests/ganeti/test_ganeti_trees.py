@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,18 @@ def markers(cli: Cli, node: str) -> list[str]:
 
 def ganeti_status(cli: Cli) -> dict:
     return json.loads(cli("status", "--json").stdout)["ganeti"]
+
+
+def test_each_tree_made_its_nodes_directories_in_one_batch(clusters):
+    """The boot's one-process directories (ganeti/dirs.py) run the tree's
+    own ensure-dirs code: node1's log reports every node done, so none fell
+    back to an ensure-dirs of its own."""
+    both, other, _ = clusters
+    for cli, nodes in ((both, {"node1", "node2", "node3"}), (other, {"node1", "node2"})):
+        log = cli.dir / "logs" / "node1" / "commands.log"
+        said = [json.loads(line) for line in log.read_text().splitlines()
+                if line.startswith("{")]
+        assert {Path(entry["done"]).name for entry in said if "done" in entry} == nodes, said
 
 
 def test_each_cluster_runs_its_tree_side_by_side(clusters, trees):
