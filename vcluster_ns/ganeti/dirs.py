@@ -3,7 +3,7 @@
 A node needs the directories Ganeti's ``ensure-dirs`` makes (with their
 modes and owners) before its node daemon can be set up.  Run once a node,
 ``ensure-dirs`` is one start of Ganeti's Python each: 0.22 CPU s just to
-import ``ganeti.tools.ensure_dirs``, about 35 s of a 300-node boot on two
+import ``ganeti.tools.ensure_dirs``, 31 s of a 300-node boot on two
 cores.  One process cannot simply serve several nodes, because Ganeti reads
 ``GANETI_ROOTDIR`` when its modules are imported (``vcluster.py``).
 
