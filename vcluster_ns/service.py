@@ -242,14 +242,17 @@ class ClusterService:
         }
 
     # -- boot --------------------------------------------------------------
-    async def run_in_node(self, node: str, argv: list[str]) -> int:
+    async def run_in_node(self, node: str, argv: list[str]) -> tuple[int, bytes]:
+        """Run ``argv`` as ``node``; its output goes to the node's
+        commands.log.  Returns its exit code and standard output."""
         log_path = self.paths.node_log_dir(node) / "commands.log"
         with open(log_path, "ab") as out:
             result = await trio.run_process(
                 nodes.nsenter(self.paths, node, self.spec.isolated, argv),
                 env=daemons.node_env(self.paths, node), check=False,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        return result.returncode
+                stdin=subprocess.DEVNULL, capture_stdout=True, stderr=out)
+            out.write(result.stdout)
+        return result.returncode, result.stdout
 
     async def prepare_dirs(self, names: list[str]) -> None:
         """Ganeti's directories of the nodes that have none yet, a batch of
@@ -258,16 +261,9 @@ class ClusterService:
         (prepare_node)."""
         needed = {n: self.node_roots[n] for n in names if daemons.needs_setup(self.node_roots[n])}
         for batch in dirs.batches(needed) if len(needed) > 1 else ():
-            first = batch[0]
-            log_path = self.paths.node_log_dir(first) / "commands.log"
-            with open(log_path, "ab") as log_file:
-                result = await trio.run_process(
-                    nodes.nsenter(self.paths, first, self.spec.isolated,
-                                  dirs.batch_argv([needed[n] for n in batch])),
-                    env=daemons.node_env(self.paths, first), check=False,
-                    stdin=subprocess.DEVNULL, capture_stdout=True, stderr=log_file)
-                log_file.write(result.stdout)
-            done = dirs.done_roots(result.stdout.decode(errors="replace"))
+            _, output = await self.run_in_node(
+                batch[0], dirs.batch_argv([needed[n] for n in batch]))
+            done = dirs.done_roots(output.decode(errors="replace"))
             for node in batch:
                 if str(needed[node]).rstrip("/") in done:
                     daemons.setup_done(needed[node])
@@ -276,7 +272,7 @@ class ClusterService:
         """Ganeti's directories (once) and the RAPI user of every node."""
         root = self.node_roots[node]
         if daemons.needs_setup(root):
-            code = await self.run_in_node(node, [ENSURE_DIRS])
+            code, _ = await self.run_in_node(node, [ENSURE_DIRS])
             if code != 0:
                 raise RuntimeError(f"ensure-dirs failed on {node} (status {code}); "
                                    f"see {self.paths.node_log_dir(node) / 'commands.log'}")
