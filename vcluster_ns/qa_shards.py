@@ -229,7 +229,7 @@ def describe(plan: list[Shard], table: Timings, sources: list[str]) -> list[str]
 
 def remember_timings(root: Path, report: Report, echo: Callable[[str], None]) -> None:
     """Keep this run's test times in the table under ``root``, for the next
-    plan (each key as last measured)."""
+    plan (each key the mean of what was kept and this run: Timings.averaged)."""
     measured = timings.from_results(
         ((t.names, 0.0 if t.status == SKIPPED else t.seconds) for t in report.results),
         report.ganeti_version)
@@ -240,7 +240,7 @@ def remember_timings(root: Path, report: Report, echo: Callable[[str], None]) ->
         table = timings.load(path) if path.exists() else None
     except (OSError, ValueError):
         table = None  # damaged: replaced
-    table = measured if table is None else table.updated(measured)
+    table = measured if table is None else table.averaged(measured)
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

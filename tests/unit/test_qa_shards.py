@@ -14,7 +14,7 @@ from vcluster_ns.ganeti.qa.suite import qa_installation
 from vcluster_ns.ganeti.qa.skips import Skip
 from vcluster_ns.ganeti.qa.timings import Timings, from_junit, from_results, owner
 from vcluster_ns.ganeti.qa import timings as timings_module
-from vcluster_ns.qa_shards import merge
+from vcluster_ns.qa_shards import merge, remember_timings
 
 SCRIPT = '''
 def RunCommonInstanceTests(instance):
@@ -214,6 +214,28 @@ def test_timings_from_results_junit_and_json(tmp_path):
     (tmp_path / "bad").write_text("{}")
     with pytest.raises(ValueError, match="bad"):
         timings_module.load(tmp_path / "bad")
+
+
+def test_kept_table_is_the_mean_of_the_runs_so_a_wait_of_chance_moves_it_half(tmp_path):
+    old = Timings({"osparams": 100.0, "list": 10.0}, 12.0, "3.0.2")
+    new = Timings({"osparams": 300.0, "new": 4.0}, 10.0, "3.0.2")
+    mean = old.averaged(new)
+    assert mean.keys == {"osparams": 200.0, "list": 10.0, "new": 4.0}
+    assert mean.setup == 11.0
+    assert Timings({}, 0.0).averaged(new).setup == 10.0  # nothing kept: the run's setup
+
+    def run(osparams_seconds):
+        results = [TestResult("TestClusterInit", "init", PASSED, ["create-cluster"], 6.0),
+                   TestResult("TestSecretOsParams", "osparams", PASSED,
+                              ["instance-add-osparams"], osparams_seconds)]
+        return Report(results, {}, {}, ganeti_version="3.0.2")
+
+    remember_timings(tmp_path, run(60.0), echo=print)
+    kept = timings_module.load(tmp_path / timings_module.TABLE_NAME)
+    assert kept.keys == {"instance-add-osparams": 60.0} and kept.setup == 6.0
+    remember_timings(tmp_path, run(260.0), echo=print)
+    kept = timings_module.load(tmp_path / timings_module.TABLE_NAME)
+    assert kept.keys == {"instance-add-osparams": 160.0}
 
 
 def test_builtin_table_is_usable():
