@@ -4,7 +4,10 @@ against N, a line per join way and Ganeti installation, from the JSON that
 ``bench.py --growth ... --growth-json FILE`` writes (several files merge).
 
     pip install -e '.[bench]'      # matplotlib, only for this
-    .venv/bin/python bench/plot.py growth.json [more.json ...] -o docs/growth.svg
+    .venv/bin/python bench/plot.py growth.json [more.json:WAY ...] -o docs/growth.svg
+
+``FILE:WAY`` takes only that join way's rows of FILE: an older run that
+measured both ways can give the one way no newer run measured.
 
 Each way's measured points are drawn with the least-squares fit
 F + a*N + b*N^2 (bench.polyfit) through them when there are three or more.
@@ -64,14 +67,22 @@ def draw(figures: list[dict], output: Path, title: str) -> None:
     fig.savefig(output, format="svg", metadata={"Date": None})
 
 
+def read_figures(spec: str) -> list[dict]:
+    """The rows of ``FILE`` or, for ``FILE:WAY``, its rows of that way."""
+    path, _, way = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    figures = json.loads(Path(path).read_text())
+    return [f for f in figures if not way or f["way"] == way]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", type=Path)
+    parser.add_argument("inputs", nargs="+", metavar="FILE[:WAY]",
+                        help="growth JSON; with :WAY, only that join way's rows")
     parser.add_argument("-o", "--output", type=Path, default=Path("docs/growth.svg"))
     parser.add_argument("--title", default="up --nodes N by join way (2 cores)")
     args = parser.parse_args()
-    figures = [f for path in args.inputs for f in json.loads(path.read_text())]
+    figures = [f for spec in args.inputs for f in read_figures(spec)]
     draw(figures, args.output, args.title)
     print(args.output)
     return 0
