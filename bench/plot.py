@@ -35,7 +35,7 @@ def series(figures: list[dict], measure: str) -> dict[str, list[tuple[int, float
             for label, by_n in sorted(values.items())}
 
 
-def draw(figures: list[dict], output: Path, title: str) -> None:
+def draw(figures: list[dict], output: Path, title: str, log: bool = False) -> None:
     """Two panels: wall time (what the user waits, the shared machine's
     load included) and CPU seconds (the work, whatever the load)."""
     import matplotlib
@@ -58,6 +58,9 @@ def draw(figures: list[dict], output: Path, title: str) -> None:
                         label=f"  fit {c0:.0f} + {c1:.2f}N + {c2:.4f}N²")
             elif len(xs) == 2:
                 ax.plot(xs, ys, "--", color=line.get_color(), linewidth=1)
+        if log:  # a cost linear in N is a slope of 1, a quadratic one 2
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         ax.set_xlabel("nodes (N)")
         ax.set_ylabel(f"vcluster-ns up, {unit}")
         ax.grid(True, linewidth=0.3)
@@ -81,9 +84,13 @@ def main() -> int:
                         help="growth JSON; with :WAY, only that join way's rows")
     parser.add_argument("-o", "--output", type=Path, default=Path("docs/growth.svg"))
     parser.add_argument("--title", default="up --nodes N by join way (2 cores)")
+    parser.add_argument("--log", action="store_true",
+                        help="both axes logarithmic: curves of very different sizes "
+                             "(a node-by-node join at 300 nodes beside the linear one) "
+                             "stay readable, and the slope shows the growth's order")
     args = parser.parse_args()
     figures = [f for spec in args.inputs for f in read_figures(spec)]
-    draw(figures, args.output, args.title)
+    draw(figures, args.output, args.title, args.log)
     print(args.output)
     return 0
 
