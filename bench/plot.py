@@ -72,7 +72,9 @@ def draw(figures: list[dict], output: Path, title: str, log: bool = False) -> No
 
 def read_figures(spec: str) -> list[dict]:
     """The rows of ``FILE`` or, for ``FILE:WAY``, its rows of that way."""
-    path, _, way = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    path, way = spec, ""
+    if ":" in spec and not Path(spec).exists():
+        path, way = spec.rsplit(":", 1)
     figures = json.loads(Path(path).read_text())
     return [f for f in figures if not way or f["way"] == way]
 

@@ -78,8 +78,10 @@ class Timings:
         keys = dict(self.keys)
         for key, seconds in newer.keys.items():
             keys[key] = (keys[key] + seconds) / 2 if key in keys else seconds
-        setup = (self.setup + newer.setup) / 2 if self.keys and newer.keys \
-            else (newer.setup if newer.keys else self.setup)
+        if self.keys and newer.keys:
+            setup = (self.setup + newer.setup) / 2
+        else:  # a table that measured nothing has no setup figure either
+            setup = newer.setup if newer.keys else self.setup
         return Timings(keys, setup, newer.ganeti_version or self.ganeti_version)
 
     def to_json(self) -> str:
